@@ -1,0 +1,144 @@
+"""Attribution methods written out by hand: Integrated Gradients and SmoothGrad.
+
+Both work for any model that maps a batch (N, C, H, W) to class scores (N, classes),
+on whichever device the model lives, and process their many model evaluations in
+bounded batches so memory does not grow with ``n_steps`` or ``n_samples``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+IG_METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
+DEFAULT_BATCH = 16  # path points (IG) or noisy copies (SmoothGrad) per forward/backward pass
+
+
+def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid") -> tuple[torch.Tensor, torch.Tensor]:
+    """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral."""
+    n_steps = check_count(n_steps, "n_steps", minimum=2 if method == "riemann_trapezoid" else 1)
+    k = torch.arange(n_steps, dtype=torch.float64)
+    if method == "riemann_left":
+        alphas, weights = k / n_steps, torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
+    elif method == "riemann_right":
+        alphas, weights = (k + 1) / n_steps, torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
+    elif method == "riemann_middle":
+        alphas, weights = (k + 0.5) / n_steps, torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
+    elif method == "riemann_trapezoid":
+        alphas = k / (n_steps - 1)
+        weights = torch.full((n_steps,), 1 / (n_steps - 1), dtype=torch.float64)
+        weights[[0, -1]] /= 2
+    elif method == "gausslegendre":
+        nodes, gl_weights = np.polynomial.legendre.leggauss(n_steps)
+        alphas, weights = torch.from_numpy((nodes + 1) / 2), torch.from_numpy(gl_weights / 2)
+    else:
+        raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(IG_METHODS)}.")
+    return alphas.float(), weights.float()
+
+
+def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=None, n_steps: int = 50,
+                         method: str = "riemann_trapezoid", internal_batch_size: int | None = None) -> torch.Tensor:
+    """Integrated Gradients of ``model``'s output ``target`` at ``x`` (same shape as ``x``).
+
+    IG_i(x) = (x_i - x'_i) * integral_0^1 dF(x' + a (x - x'))/dx_i da, with the integral
+    replaced by the quadrature ``method`` over ``n_steps`` points. ``baseline`` (x')
+    defaults to zeros, i.e. a black image for the course's [0, 1] models.
+    ``internal_batch_size`` path points go through the model at once (default 16).
+    """
+    x, targets, baseline = _prepare(model, x, target, baseline)
+    alphas, weights = ig_alphas_and_weights(n_steps, method)
+    batch = check_count(DEFAULT_BATCH if internal_batch_size is None else internal_batch_size, "internal_batch_size")
+    total = torch.zeros_like(x)
+    for start in range(0, len(alphas), batch):
+        a = alphas[start:start + batch].to(x.device).view(-1, 1, 1, 1, 1)
+        w = weights[start:start + batch].to(x.device).view(-1, 1, 1, 1, 1)
+        path = (baseline + a * (x - baseline)).reshape(-1, *x.shape[1:])  # (steps * N, C, H, W)
+        grads = _target_gradients(model, path, targets.repeat(len(a)))
+        total += (w * grads.view(len(a), *x.shape)).sum(dim=0)
+    return (x - baseline) * total
+
+
+def completeness_gap(model: nn.Module, x: torch.Tensor, target, attributions: torch.Tensor, baseline=None) -> torch.Tensor:
+    """Per image |sum(attributions) - (F(x) - F(baseline))|: zero for exact IG (completeness axiom)."""
+    x, targets, baseline = _prepare(model, x, target, baseline)
+    with torch.no_grad():
+        rows = torch.arange(len(x), device=x.device)
+        difference = model(x)[rows, targets] - model(baseline)[rows, targets]
+    return (attributions.to(x.device).flatten(1).sum(dim=1) - difference).abs()
+
+
+def vanilla_gradient(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
+    """The plain gradient dF_target/dx (signed), the map SmoothGrad starts from."""
+    x, targets, _ = _prepare(model, x, target, None)
+    return _target_gradients(model, x, targets)
+
+
+def smoothgrad(model: nn.Module, x: torch.Tensor, target, n_samples: int = 50, noise_level: float = 0.15,
+               batch_size: int | None = None, seed: int | None = None, squared: bool = False) -> torch.Tensor:
+    """SmoothGrad: the gradient averaged over ``n_samples`` noisy copies of ``x``.
+
+    Noise is Gaussian with sigma = noise_level * (max(x) - min(x)) per image, drawn on the
+    CPU from a generator seeded with ``seed`` (reproducible on every device).
+    ``squared=True`` averages squared gradients (SmoothGrad-Squared). Copies go through
+    the model ``batch_size`` at a time (default 16).
+    """
+    x, targets, _ = _prepare(model, x, target, None)
+    n_samples = check_count(n_samples, "n_samples")
+    batch = check_count(DEFAULT_BATCH if batch_size is None else batch_size, "batch_size")
+    if not isinstance(noise_level, (int, float)) or not 0 <= noise_level < float("inf"):
+        raise ValueError(f"noise_level must be a number >= 0, got {noise_level!r}.")
+    generator = torch.Generator().manual_seed(seed) if seed is not None else None
+    total = torch.zeros_like(x)
+    for i in range(len(x)):
+        image = x[i:i + 1]
+        sigma = noise_level * float(image.max() - image.min())
+        for start in range(0, n_samples, batch):
+            count = min(batch, n_samples - start)
+            noise = torch.randn((count, *image.shape[1:]), generator=generator) * sigma
+            grads = _target_gradients(model, image + noise.to(x.device), targets[i].repeat(count))
+            total[i] += (grads ** 2 if squared else grads).sum(dim=0)
+    return total / n_samples
+
+
+# --------------------------------------------------------------------------- shared checks
+
+
+def check_count(value, name: str, minimum: int = 1) -> int:
+    """An integer >= ``minimum``, or a ``ValueError`` that names the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}.")
+    return int(value)
+
+
+def _prepare(model, x, target, baseline):
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be a tensor of shape (N, C, H, W), got {shape}.")
+    device = next(model.parameters()).device
+    x = x.detach().to(device, torch.float32)
+    targets = torch.as_tensor(target, device=device).long().flatten()
+    if targets.numel() == 1:
+        targets = targets.repeat(len(x))
+    if len(targets) != len(x):
+        raise ValueError(f"target must be one class index or one per image ({len(x)}), got {len(targets)}.")
+    if baseline is None:
+        baseline = torch.zeros_like(x)
+    baseline = torch.as_tensor(baseline, dtype=torch.float32, device=device).expand_as(x)
+    return x, targets, baseline
+
+
+def _target_gradients(model, inputs, targets):
+    """d output[n, targets[n]] / d inputs[n] for every row n, in one backward pass."""
+    inputs = inputs.detach().requires_grad_(True)
+    with torch.enable_grad():
+        outputs = model(inputs)
+        if outputs.dim() != 2:
+            raise ValueError(f"The model must return class scores of shape (N, classes), got {tuple(outputs.shape)}.")
+        if int(targets.max()) >= outputs.shape[1] or int(targets.min()) < 0:
+            raise ValueError(f"target out of range: the model has {outputs.shape[1]} classes.")
+        selected = outputs.gather(1, targets.view(-1, 1)).sum()
+        (grads,) = torch.autograd.grad(selected, inputs)
+    return grads

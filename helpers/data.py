@@ -1,0 +1,118 @@
+"""Datasets and sample photos: CIFAR-10 (with an offline fallback) and skimage photos."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import datasets
+from torchvision import transforms as T
+
+from helpers.settings import data_dir, mirror_dir, offline_mode
+
+CIFAR10_CLASSES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+FASHION_CLASSES = [
+    "T-shirt/top", "trouser", "pullover", "dress", "coat",
+    "sandal", "shirt", "sneaker", "bag", "ankle boot",
+]
+
+
+@dataclass
+class ImageDataset:
+    """Train and test splits of 3x32x32 images in [0, 1], with their class names."""
+
+    name: str
+    train: Dataset
+    test: Dataset
+    classes: list[str]
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.name != "CIFAR-10"
+
+
+def load_cifar10() -> ImageDataset:
+    """CIFAR-10 from the data folder or the internet; Fashion-MNIST (as 3x32x32) when unavailable."""
+    root = data_dir()
+    cached = (root / "cifar-10-batches-py").is_dir()
+    if cached or not offline_mode():
+        try:
+            train = datasets.CIFAR10(root, train=True, download=not cached, transform=T.ToTensor())
+            test = datasets.CIFAR10(root, train=False, download=False, transform=T.ToTensor())
+            return ImageDataset("CIFAR-10", train, test, CIFAR10_CLASSES)
+        except Exception as error:  # no network, interrupted download, ...
+            reason = f"it is not in {root} and the download failed ({type(error).__name__}: {error})"
+    else:
+        reason = f"it is not in {root} and offline mode is on (COURSE_OFFLINE=1)"
+    bundle = load_fashion_mnist_as_rgb32()
+    print(
+        f"NOTICE: CIFAR-10 was requested, but {reason}. Using Fashion-MNIST instead "
+        f"(real photos of clothing, 10 classes, resized to 3x32x32 so the same CNN trains on it). "
+        f"To get CIFAR-10: run once with internet and COURSE_OFFLINE unset; it goes to {root}."
+    )
+    return bundle
+
+
+def load_fashion_mnist_as_rgb32() -> ImageDataset:
+    """Fashion-MNIST from the data folder, the offline mirror, or the internet, as 3x32x32."""
+    transform = T.Compose([T.Resize(32, antialias=True), T.Grayscale(num_output_channels=3), T.ToTensor()])
+    searched = [data_dir(), mirror_dir()]
+    for root in searched:
+        if (root / "FashionMNIST" / "raw").is_dir():
+            try:
+                train = datasets.FashionMNIST(root, train=True, download=False, transform=transform)
+                test = datasets.FashionMNIST(root, train=False, download=False, transform=transform)
+                return ImageDataset("Fashion-MNIST", train, test, FASHION_CLASSES)
+            except RuntimeError:
+                continue
+    if offline_mode():
+        raise FileNotFoundError(
+            "Fashion-MNIST not found in " + " or ".join(f"{r}/FashionMNIST/raw" for r in searched)
+            + " and offline mode is on: unset COURSE_OFFLINE or set COURSE_MIRROR_DIR."
+        )
+    train = datasets.FashionMNIST(data_dir(), train=True, download=True, transform=transform)
+    test = datasets.FashionMNIST(data_dir(), train=False, download=True, transform=transform)
+    return ImageDataset("Fashion-MNIST", train, test, FASHION_CLASSES)
+
+
+# --------------------------------------------------------------------------- sample photos
+
+# name -> (skimage.data function, what the photo shows)
+SAMPLE_PHOTOS = {
+    "chelsea": ("chelsea", "a tabby cat"),
+    "coffee": ("coffee", "a cup of coffee"),
+    "rocket": ("rocket", "a rocket on its launch pad"),
+    "motorcycle": ("stereo_motorcycle", "a motorcycle"),
+    "astronaut": ("astronaut", "an astronaut portrait"),
+}
+
+
+def sample_images(names=None) -> dict[str, Image.Image]:
+    """Real photos that ship inside scikit-image, as RGB PIL images, by name."""
+    from skimage import data as skdata
+
+    names = list(SAMPLE_PHOTOS) if names is None else list(names)
+    photos = {}
+    for name in names:
+        if name not in SAMPLE_PHOTOS:
+            raise ValueError(f"Unknown sample image {name!r}. Choose from: {', '.join(SAMPLE_PHOTOS)}.")
+        array = getattr(skdata, SAMPLE_PHOTOS[name][0])()
+        if isinstance(array, tuple):  # stereo_motorcycle returns (left, right, disparity)
+            array = array[0]
+        photos[name] = Image.fromarray(np.asarray(array, dtype=np.uint8)).convert("RGB")
+    return photos
+
+
+def save_sample_images(folder, names=None) -> list[Path]:
+    """Write the sample photos as JPEG files into ``folder`` and return their paths."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, image in sample_images(names).items():
+        path = folder / f"{name}.jpg"
+        image.save(path, quality=95)
+        paths.append(path)
+    return paths

@@ -1,0 +1,87 @@
+"""One place that reads the environment: quick mode, offline mode, folders, device.
+
+Environment variables (all optional):
+
+- ``COURSE_QUICK=1``   small ``n_steps``, few samples, short training (CI sets it).
+- ``COURSE_OFFLINE=1`` never touch the network; use caches and offline fallbacks.
+- ``COURSE_DATA_DIR``  where downloads and checkpoints go (default: ``<project>/data``).
+- ``COURSE_MIRROR_DIR`` an offline mirror of datasets (default: ``<project>/../shared/offline/data``).
+- ``COURSE_DEVICE``    force ``cpu``, ``cuda`` or ``mps`` instead of the automatic choice.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in _TRUE
+
+
+def quick_mode() -> bool:
+    """True when ``COURSE_QUICK`` asks for a fast, small run (CI)."""
+    return _flag("COURSE_QUICK")
+
+
+def offline_mode() -> bool:
+    """True when ``COURSE_OFFLINE`` forbids any network access."""
+    return _flag("COURSE_OFFLINE")
+
+
+def knob(full, quick):
+    """Return ``quick`` in quick mode, ``full`` otherwise (for the knobs atop each notebook)."""
+    return quick if quick_mode() else full
+
+
+def data_dir() -> Path:
+    """Folder for downloads, datasets and checkpoints (created if missing)."""
+    path = Path(os.environ.get("COURSE_DATA_DIR", PROJECT_ROOT / "data")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def mirror_dir() -> Path:
+    """Offline mirror of datasets in torchvision's layout (may not exist)."""
+    default = PROJECT_ROOT.parent / "shared" / "offline" / "data"
+    return Path(os.environ.get("COURSE_MIRROR_DIR", default)).expanduser()
+
+
+def pick_device(preferred: str | None = None) -> torch.device:
+    """Choose CUDA > MPS > CPU, or the device named by ``preferred`` / ``COURSE_DEVICE``."""
+    name = (preferred or os.environ.get("COURSE_DEVICE", "")).strip().lower()
+    if name:
+        available = {
+            "cpu": True,
+            "cuda": torch.cuda.is_available(),
+            "mps": _mps_available(),
+        }
+        if name not in available:
+            raise ValueError(f"Unknown device {name!r}: choose one of cpu, cuda, mps.")
+        if not available[name]:
+            raise ValueError(f"Device {name!r} was requested but is not available on this machine.")
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if _mps_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def _mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def describe() -> str:
+    """One line that says how the course is running (printed atop each notebook)."""
+    return (
+        f"quick mode: {'on' if quick_mode() else 'off'} | "
+        f"offline mode: {'on' if offline_mode() else 'off'} | "
+        f"device: {pick_device()} | data: {data_dir()}"
+    )

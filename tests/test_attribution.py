@@ -1,0 +1,118 @@
+import pytest
+import torch
+from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+from torch import nn
+
+from helpers.attribution import (
+    completeness_gap, ig_alphas_and_weights, integrated_gradients, smoothgrad, vanilla_gradient,
+)
+
+
+@pytest.mark.parametrize("method", ["riemann_left", "riemann_right", "riemann_middle", "gausslegendre"])
+def test_ig_agrees_with_captum_on_the_same_alphas(tiny_model, tiny_input, method):
+    ours = integrated_gradients(tiny_model, tiny_input, target=2, n_steps=25, method=method, internal_batch_size=7)
+    captum = IntegratedGradients(tiny_model).attribute(tiny_input, target=2, n_steps=25, method=method)
+    assert ours.shape == tiny_input.shape
+    assert torch.allclose(ours, captum, atol=1e-6, rtol=1e-4)
+
+
+def test_trapezoid_weights_sum_to_one_where_captums_sum_to_n_minus_1_over_n(tiny_model, tiny_input):
+    n = 25
+    _, weights = ig_alphas_and_weights(n, "riemann_trapezoid")
+    assert weights.sum().item() == pytest.approx(1.0, abs=1e-6)
+    ours = integrated_gradients(tiny_model, tiny_input, target=1, n_steps=n)
+    captum = IntegratedGradients(tiny_model).attribute(tiny_input, target=1, n_steps=n, method="riemann_trapezoid")
+    assert torch.allclose(ours * (n - 1) / n, captum, atol=1e-6, rtol=1e-4)
+
+
+def test_ig_is_exact_for_a_linear_model(tiny_input):
+    linear = nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 3))
+    attributions = integrated_gradients(linear, tiny_input, target=0, n_steps=2)
+    expected = (linear[1].weight[0].view(3, 8, 8) * tiny_input[0]).unsqueeze(0)
+    assert torch.allclose(attributions, expected, atol=1e-6)
+    assert completeness_gap(linear, tiny_input, 0, attributions).item() < 1e-5
+
+
+def test_completeness_gap_shrinks_with_more_steps(tiny_model, tiny_input):
+    baseline = torch.full_like(tiny_input, 0.5)
+    gaps = [
+        completeness_gap(tiny_model, tiny_input, 3,
+                         integrated_gradients(tiny_model, tiny_input, 3, baseline, n, "riemann_left"), baseline).item()
+        for n in (2, 20, 200)
+    ]
+    assert gaps[0] > gaps[1] > gaps[2]
+    difference = (tiny_model(tiny_input) - tiny_model(baseline))[0, 3].abs().item()
+    assert gaps[2] < 0.01 * difference + 1e-6
+
+
+def test_ig_handles_a_batch_with_one_target_per_image(tiny_model):
+    x = torch.rand(3, 3, 8, 8)
+    together = integrated_gradients(tiny_model, x, target=[0, 1, 2], n_steps=10, method="gausslegendre")
+    alone = integrated_gradients(tiny_model, x[1:2], target=1, n_steps=10, method="gausslegendre")
+    assert torch.allclose(together[1:2], alone, atol=1e-6)
+
+
+@pytest.mark.parametrize("n_steps", [0, -3, 2.5, "10", True])
+def test_ig_rejects_bad_n_steps(tiny_model, tiny_input, n_steps):
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
+        integrated_gradients(tiny_model, tiny_input, 0, n_steps=n_steps, method="riemann_middle")
+
+
+def test_ig_rejects_bad_method_shapes_and_targets(tiny_model, tiny_input):
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 2"):
+        integrated_gradients(tiny_model, tiny_input, 0, n_steps=1)
+    with pytest.raises(ValueError, match="Unknown method 'simpson'"):
+        integrated_gradients(tiny_model, tiny_input, 0, method="simpson")
+    with pytest.raises(ValueError, match=r"shape \(N, C, H, W\), got \(3, 8, 8\)"):
+        integrated_gradients(tiny_model, tiny_input[0], 0)
+    with pytest.raises(ValueError, match="target out of range: the model has 4 classes"):
+        integrated_gradients(tiny_model, tiny_input, 7, n_steps=4)
+    with pytest.raises(ValueError, match="one per image"):
+        integrated_gradients(tiny_model, tiny_input, [0, 1], n_steps=4)
+    with pytest.raises(ValueError, match="internal_batch_size must be an integer >= 1"):
+        integrated_gradients(tiny_model, tiny_input, 0, internal_batch_size=-1)
+    with pytest.raises(TypeError, match="torch.nn.Module"):
+        integrated_gradients(lambda t: t, tiny_input, 0)
+
+
+def test_smoothgrad_matches_captum_when_both_see_the_same_noise(tiny_model, tiny_input):
+    sigma = 0.2 * float(tiny_input.max() - tiny_input.min())
+    ours = smoothgrad(tiny_model, tiny_input, 1, n_samples=20, noise_level=0.2, batch_size=6, seed=7)
+    torch.manual_seed(7)  # captum draws from torch's global generator, in the same order
+    captum = NoiseTunnel(Saliency(tiny_model)).attribute(
+        tiny_input, nt_type="smoothgrad", nt_samples=20, stdevs=sigma, target=1, abs=False
+    )
+    assert torch.allclose(ours, captum, atol=1e-6)
+
+
+def test_smoothgrad_squared_matches_captum_smoothgrad_sq(tiny_model, tiny_input):
+    sigma = 0.1 * float(tiny_input.max() - tiny_input.min())
+    ours = smoothgrad(tiny_model, tiny_input, 0, n_samples=8, noise_level=0.1, seed=3, squared=True)
+    torch.manual_seed(3)
+    captum = NoiseTunnel(Saliency(tiny_model)).attribute(
+        tiny_input, nt_type="smoothgrad_sq", nt_samples=8, stdevs=sigma, target=0, abs=False
+    )
+    assert torch.allclose(ours, captum, atol=1e-7)
+
+
+def test_smoothgrad_is_reproducible_with_a_seed(tiny_model, tiny_input):
+    first = smoothgrad(tiny_model, tiny_input, 2, n_samples=10, seed=11, batch_size=3)
+    again = smoothgrad(tiny_model, tiny_input, 2, n_samples=10, seed=11, batch_size=10)
+    other = smoothgrad(tiny_model, tiny_input, 2, n_samples=10, seed=12)
+    assert torch.allclose(first, again, atol=1e-7)
+    assert not torch.allclose(first, other, atol=1e-4)
+
+
+def test_smoothgrad_without_noise_is_the_vanilla_gradient(tiny_model, tiny_input):
+    assert torch.allclose(smoothgrad(tiny_model, tiny_input, 1, n_samples=3, noise_level=0.0),
+                          vanilla_gradient(tiny_model, tiny_input, 1), atol=1e-7)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"n_samples": 0}, "n_samples must be an integer >= 1"),
+    ({"noise_level": -0.1}, "noise_level must be a number >= 0"),
+    ({"batch_size": 0}, "batch_size must be an integer >= 1"),
+])
+def test_smoothgrad_rejects_bad_arguments(tiny_model, tiny_input, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        smoothgrad(tiny_model, tiny_input, 0, **kwargs)

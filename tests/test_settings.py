@@ -1,0 +1,57 @@
+import pytest
+import torch
+
+from helpers import settings
+
+
+def test_flags_read_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+    assert settings.quick_mode() and not settings.offline_mode()
+    assert settings.knob(full=50, quick=5) == 5
+    monkeypatch.setenv("COURSE_QUICK", "no")
+    assert not settings.quick_mode()
+    assert settings.knob(full=50, quick=5) == 50
+
+
+def test_data_dir_is_created_where_asked(monkeypatch, tmp_path):
+    target = tmp_path / "somewhere" / "data"
+    monkeypatch.setenv("COURSE_DATA_DIR", str(target))
+    assert settings.data_dir() == target and target.is_dir()
+
+
+def test_default_data_dir_is_inside_the_project(monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR")
+    assert settings.data_dir() == settings.PROJECT_ROOT / "data"
+
+
+def test_device_choice_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(settings, "_mps_available", lambda: False)
+    assert settings.pick_device().type == "cpu"
+    monkeypatch.setattr(settings, "_mps_available", lambda: True)
+    assert settings.pick_device().type == "mps"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert settings.pick_device().type == "cuda"
+
+
+def test_device_can_be_forced(monkeypatch):
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
+    assert settings.pick_device() == torch.device("cpu")
+
+
+def test_unknown_device_is_a_clear_error():
+    with pytest.raises(ValueError, match="Unknown device 'tpu'"):
+        settings.pick_device("tpu")
+
+
+def test_unavailable_device_is_a_clear_error(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError, match="'cuda' was requested but is not available"):
+        settings.pick_device("cuda")
+
+
+def test_describe_mentions_modes(monkeypatch):
+    monkeypatch.setenv("COURSE_QUICK", "1")
+    line = settings.describe()
+    assert "quick mode: on" in line and "offline mode: on" in line and "device: cpu" in line

@@ -1,0 +1,47 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from helpers import visualize  # noqa: E402
+
+
+def test_to_hwc_converts_and_rejects_batches():
+    assert visualize.to_hwc(torch.zeros(1, 3, 5, 7)).shape == (5, 7, 3)
+    with pytest.raises(ValueError, match="single image, got a batch of 2"):
+        visualize.to_hwc(torch.zeros(2, 3, 5, 7))
+    with pytest.raises(ValueError, match="shape"):
+        visualize.to_hwc(torch.zeros(5, 7))
+
+
+def test_plot_explanation_has_image_heatmap_overlay_and_colorbars():
+    image, attribution = torch.rand(1, 3, 16, 16), torch.randn(1, 3, 16, 16)
+    fig = visualize.plot_explanation(image, attribution, visualize.prediction_title("cat", 0.9), sign="all")
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[:3] == ["image", "attribution (all)", "overlay"]
+    assert len(fig.axes) == 5  # two colour bars
+    assert fig._suptitle.get_text() == "prediction: cat (90.0%)"
+    plt.close(fig)
+
+
+def test_grid_has_one_column_per_method_and_accepts_zero_maps():
+    images = [np.random.rand(8, 8, 3) for _ in range(2)]
+    maps = {"A": [torch.randn(3, 8, 8)] * 2, "B": [torch.zeros(3, 8, 8)] * 2}
+    fig = visualize.plot_attribution_grid(images, maps, row_titles=["one", "two"], title="grid")
+    image_axes = [ax for ax in fig.axes if ax.get_title() or ax.images]
+    assert len(image_axes) >= 6
+    assert fig.axes[0].get_title() == "one"
+    plt.close(fig)
+
+
+def test_overlay_heatmap_resizes_and_rejects_bad_shapes():
+    fig, ax = plt.subplots()
+    visualize.overlay_heatmap(ax, np.random.rand(32, 32, 3), np.random.randn(4, 4), title="layer")
+    assert ax.images[-1].get_array().shape == (32, 32)
+    with pytest.raises(ValueError, match="2-D heat map"):
+        visualize.overlay_heatmap(ax, np.random.rand(32, 32, 3), np.random.randn(3, 4, 4))
+    plt.close(fig)
