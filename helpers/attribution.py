@@ -18,15 +18,15 @@ DEFAULT_BATCH = 16  # path points (IG) or noisy copies (SmoothGrad) per forward/
 def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid") -> tuple[torch.Tensor, torch.Tensor]:
     """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral."""
     n_steps = check_count(n_steps, "n_steps", minimum=2 if method == "riemann_trapezoid" else 1)
-    k = torch.arange(n_steps, dtype=torch.float64)
+    uniform = torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
     if method == "riemann_left":
-        alphas, weights = k / n_steps, torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
+        alphas, weights = torch.linspace(0, 1 - 1 / n_steps, n_steps), uniform
     elif method == "riemann_right":
-        alphas, weights = (k + 1) / n_steps, torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
+        alphas, weights = torch.linspace(1 / n_steps, 1, n_steps), uniform
     elif method == "riemann_middle":
-        alphas, weights = (k + 0.5) / n_steps, torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
+        alphas, weights = torch.linspace(1 / (2 * n_steps), 1 - 1 / (2 * n_steps), n_steps), uniform
     elif method == "riemann_trapezoid":
-        alphas = k / (n_steps - 1)
+        alphas = torch.linspace(0, 1, n_steps)
         weights = torch.full((n_steps,), 1 / (n_steps - 1), dtype=torch.float64)
         weights[[0, -1]] /= 2
     elif method == "gausslegendre":

@@ -37,6 +37,7 @@
 
 # %%
 import time
+import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -50,6 +51,9 @@ from helpers.data import load_cifar10
 from helpers.models import cifar_cnn, load_cifar_cnn, save_checkpoint
 from helpers.visualize import plot_attribution_grid
 
+# Captum warns each time it switches on gradients for an input; that is expected here.
+warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
+warnings.filterwarnings("ignore", message="Setting forward, backward hooks")
 print(settings.describe())
 
 # %% [markdown]
@@ -126,14 +130,15 @@ def train(model, data, epochs):
     losses = []
     model.train()
     for epoch in range(epochs):
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}")
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", mininterval=1)
         for images, labels in bar:
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(images.to(device)), labels.to(device))
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}")
+            if len(losses) % 100 == 0:
+                bar.set_postfix(loss=f"{np.mean(losses[-100:]):.3f}")
     return model.eval(), losses
 
 
@@ -183,7 +188,7 @@ ax.axhline(accuracy, color="black", linestyle="--", label=f"overall {accuracy:.1
 ax.set_ylim(0, 1)
 ax.set_ylabel("test accuracy")
 ax.set_title(f"Per-class test accuracy on {dataset.name}")
-ax.legend()
+ax.legend(loc="lower right")
 plt.xticks(rotation=30)
 plt.show()
 

@@ -1,0 +1,110 @@
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from helpers.data import save_sample_images
+from helpers.explain import explain_files, expand_inputs, main
+from helpers.models import load_classifier
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return load_classifier("efficientnet_lite0")
+
+
+@pytest.fixture
+def batch_folder(tmp_path):
+    folder = tmp_path / "photos"
+    save_sample_images(folder, ["chelsea", "coffee"])
+    (folder / "empty.jpg").touch()
+    (folder / "notes.png").write_text("this is not a picture")
+    (folder / "readme.txt").write_text("ignored: not an image suffix")
+    return folder
+
+
+def read_summary(folder):
+    with open(folder / "summary.csv") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_good_and_bad_files_in_one_batch(lite0, batch_folder, tmp_path):
+    out = tmp_path / "out"
+    rows = explain_files([batch_folder, tmp_path / "missing.jpg"], out, lite0, "ig", n_steps=4, progress=False)
+    summary = read_summary(out)
+    assert [row["file"].rsplit("/", 1)[-1] for row in summary] == [
+        "chelsea.jpg", "coffee.jpg", "empty.jpg", "notes.png", "missing.jpg"]
+    by_name = {row["file"].rsplit("/", 1)[-1]: row for row in summary}
+    assert by_name["coffee.jpg"]["top1_label"] == "espresso" and float(by_name["coffee.jpg"]["confidence"]) > 0.5
+    assert float(by_name["chelsea.jpg"]["convergence_delta"]) >= 0
+    assert (out / "chelsea_ig.png").stat().st_size > 10_000
+    assert "empty (0 bytes)" in by_name["empty.jpg"]["error"]
+    assert "not a readable image" in by_name["notes.png"]["error"]
+    assert "not found" in by_name["missing.jpg"]["error"]
+    assert len(rows) == 5
+
+
+@pytest.mark.parametrize("method", ["saliency", "smoothgrad"])
+def test_other_methods_write_figures_without_delta(lite0, tmp_path, method):
+    photos = save_sample_images(tmp_path / "in", ["rocket"])
+    rows = explain_files(photos, tmp_path / "out", lite0, method, n_steps=3, progress=False)
+    assert rows[0]["error"] == "" and rows[0]["convergence_delta"] == ""
+    assert (tmp_path / "out" / f"rocket_{method}.png").exists()
+
+
+def test_bad_arguments_to_the_function(lite0, tmp_path):
+    with pytest.raises(ValueError, match="n_steps must be an integer >= 1"):
+        explain_files([tmp_path], tmp_path / "out", lite0, n_steps=0)
+    with pytest.raises(ValueError, match="Unknown method 'lime'"):
+        explain_files([tmp_path], tmp_path / "out", lite0, method="lime")
+
+
+def test_expand_inputs_keeps_files_and_expands_folders(batch_folder):
+    names = [p.name for p in expand_inputs([batch_folder, "x.jpg"])]
+    assert names == ["chelsea.jpg", "coffee.jpg", "empty.jpg", "notes.png", "x.jpg"]
+
+
+def test_cli_good_batch(batch_folder, tmp_path, capsys):
+    code = main([str(batch_folder), "--model", "efficientnet_lite0", "--n-steps", "3", "--out", str(tmp_path / "o"),
+                 "--quiet"])
+    assert code == 0
+    assert "2 image(s) explained, 2 failed" in capsys.readouterr().out
+    assert len(read_summary(tmp_path / "o")) == 4
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--n-steps", "0"], "argument --n-steps: must be an integer >= 1, got '0'"),
+    (["--n-steps", "ten"], "argument --n-steps: must be an integer >= 1, got 'ten'"),
+    (["--model", "vgg16"], "argument --model: invalid choice: 'vgg16'"),
+    (["--method", "lime"], "argument --method: invalid choice: 'lime'"),
+])
+def test_cli_bad_options_exit_non_zero_with_one_line(tmp_path, args, message):
+    result = subprocess.run([sys.executable, "-m", "helpers.explain", str(tmp_path), *args],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and message in result.stderr
+
+
+def test_cli_help_documents_every_option():
+    result = subprocess.run([sys.executable, "-m", "helpers.explain", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for option in ["IMAGE_OR_DIR", "--model", "--method", "--n-steps", "--batch-size", "--out", "--quiet"]:
+        assert option in result.stdout
+
+
+PEAK_RSS = """
+import resource, sys, torch
+from helpers.attribution import integrated_gradients
+from helpers.models import load_classifier
+c = load_classifier("efficientnet_lite0")
+x = torch.rand(1, 3, 224, 224)
+integrated_gradients(c.model, x, 0, n_steps=int(sys.argv[1]), internal_batch_size=8)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def test_ig_memory_does_not_grow_with_n_steps():
+    peaks = [int(subprocess.run([sys.executable, "-c", PEAK_RSS, str(n)], capture_output=True, text=True,
+                                check=True).stdout.split()[-1]) for n in (16, 160)]
+    assert peaks[1] - peaks[0] < 150, f"peak RSS grew from {peaks[0]} MB to {peaks[1]} MB"
