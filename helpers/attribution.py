@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 IG_METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid", "gausslegendre")
-DEFAULT_BATCH = 16  # path points (IG) or noisy copies (SmoothGrad) per forward/backward pass
+DEFAULT_BATCH = 8  # path points (IG) or noisy copies (SmoothGrad) per forward/backward pass
 
 
 def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid") -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,7 +44,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=Non
     IG_i(x) = (x_i - x'_i) * integral_0^1 dF(x' + a (x - x'))/dx_i da, with the integral
     replaced by the quadrature ``method`` over ``n_steps`` points. ``baseline`` (x')
     defaults to zeros, i.e. a black image for the course's [0, 1] models.
-    ``internal_batch_size`` path points go through the model at once (default 16).
+    ``internal_batch_size`` path points go through the model at once (default ``DEFAULT_BATCH``, 8).
     """
     x, targets, baseline = _prepare(model, x, target, baseline)
     alphas, weights = ig_alphas_and_weights(n_steps, method)
@@ -81,7 +81,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target, n_samples: int = 50, n
     Noise is Gaussian with sigma = noise_level * (max(x) - min(x)) per image, drawn on the
     CPU from a generator seeded with ``seed`` (reproducible on every device).
     ``squared=True`` averages squared gradients (SmoothGrad-Squared). Copies go through
-    the model ``batch_size`` at a time (default 16).
+    the model ``batch_size`` at a time (default ``DEFAULT_BATCH``, 8).
     """
     x, targets, _ = _prepare(model, x, target, None)
     n_samples = check_count(n_samples, "n_samples")

@@ -21,7 +21,7 @@ if __name__ == "__main__":
 import matplotlib.pyplot as plt
 from tqdm.auto import tqdm
 
-from helpers.attribution import check_count, completeness_gap, integrated_gradients, smoothgrad, vanilla_gradient
+from helpers.attribution import DEFAULT_BATCH, check_count, completeness_gap, integrated_gradients, smoothgrad, vanilla_gradient
 from helpers.images import list_images, load_image
 from helpers.models import MODEL_NAMES, Classifier, load_classifier
 from helpers.visualize import plot_explanation
@@ -141,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--n-steps", type=_positive_int, default=50,
                         help="IG integration steps, or SmoothGrad noisy samples (default: %(default)s)")
     parser.add_argument("--batch-size", type=_positive_int, default=None,
-                        help="path points / noisy copies per forward pass; bounds memory (default: 16)")
+                        help=f"path points / noisy copies per forward pass; bounds memory (default: {DEFAULT_BATCH})")
     parser.add_argument("--out", default="build/explain", type=Path,
                         help="output folder for figures and summary.csv (default: %(default)s)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

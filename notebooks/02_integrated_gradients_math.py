@@ -67,7 +67,7 @@ IMAGE = "chelsea"  # a sample photo (chelsea, coffee, rocket, motorcycle, astron
 N_STEPS = knob(full=300, quick=16)  # integration steps for the main explanation (section 6 shows why 300)
 METHOD = "riemann_trapezoid"  # one of riemann_left, riemann_right, riemann_middle, riemann_trapezoid, gausslegendre
 STEP_SWEEP = knob(full=[5, 20, 50, 300], quick=[4, 8, 16])  # n_steps values compared in section 6
-INTERNAL_BATCH = 16  # path points per forward/backward pass (memory knob)
+INTERNAL_BATCH = 8  # path points per forward/backward pass (memory knob)
 
 device = settings.pick_device()
 

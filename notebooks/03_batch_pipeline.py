@@ -54,7 +54,7 @@ from helpers.settings import knob
 MODEL_NAME = "mobilenet_v3_large"
 METHOD = "ig"  # ig, saliency or smoothgrad
 N_STEPS = knob(full=50, quick=8)  # IG steps (or SmoothGrad samples)
-BATCH_SIZE = 16  # path points per forward/backward pass: the memory knob
+BATCH_SIZE = 8  # path points per forward/backward pass: the memory knob
 MEMORY_ROUNDS = knob(full=3, quick=1)  # section 4: how many times the photos are explained again
 YOUR_FOLDER = None  # set to a folder of your own photos, e.g. "~/Pictures/holiday"
 PHOTO_DIR = settings.data_dir() / "sample_photos"

@@ -62,7 +62,7 @@ NOISE_LEVEL = 0.15  # sigma as a fraction of the image's value range
 SAMPLES_GRID = knob(full=[5, 20, 50], quick=[2, 4])  # section 4
 NOISE_GRID = knob(full=[0.05, 0.15, 0.3], quick=[0.1, 0.3])  # section 4
 ABSENT_CLASS = "goldfish"  # a class none of the photos shows (section 5)
-BATCH_SIZE = 16  # noisy copies per forward/backward pass
+BATCH_SIZE = 8  # noisy copies per forward/backward pass
 SEED = 0
 
 device = settings.pick_device()

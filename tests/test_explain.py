@@ -4,6 +4,7 @@ import sys
 
 import pytest
 
+from helpers.bench import peak_rss_mb
 from helpers.data import save_sample_images
 from helpers.explain import explain_files, expand_inputs, main
 from helpers.models import load_classifier
@@ -93,18 +94,7 @@ def test_cli_help_documents_every_option():
         assert option in result.stdout
 
 
-PEAK_RSS = """
-import resource, sys, torch
-from helpers.attribution import integrated_gradients
-from helpers.models import load_classifier
-c = load_classifier("efficientnet_lite0")
-x = torch.rand(1, 3, 224, 224)
-integrated_gradients(c.model, x, 0, n_steps=int(sys.argv[1]), internal_batch_size=8)
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
-"""
-
-
 def test_ig_memory_does_not_grow_with_n_steps():
-    peaks = [int(subprocess.run([sys.executable, "-c", PEAK_RSS, str(n)], capture_output=True, text=True,
-                                check=True).stdout.split()[-1]) for n in (16, 160)]
-    assert peaks[1] - peaks[0] < 150, f"peak RSS grew from {peaks[0]} MB to {peaks[1]} MB"
+    few, many = peak_rss_mb(16), peak_rss_mb(160)  # fresh processes: model + one IG run each
+    assert many - few < 150, f"peak RSS grew from {few:.0f} MB to {many:.0f} MB"
+    assert many < 2048, f"IG with the default internal batch peaked at {many:.0f} MB"

@@ -1,0 +1,159 @@
+"""`make bench`: speed and memory of the hand-written methods, measured in one run.
+
+Prints one table (offline ImageNet model EfficientNet-Lite0, one 224x224 image, CPU):
+hand-written IG vs Captum, IG per step vs a raw forward+backward, IG's peak memory at
+several n_steps, hand-written SmoothGrad vs Captum's NoiseTunnel(Saliency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+from helpers.attribution import DEFAULT_BATCH, integrated_gradients, smoothgrad
+from helpers.data import sample_images
+from helpers.models import load_classifier
+
+N_STEPS = 50
+N_SAMPLES = 50
+MEMORY_STEPS = (50, 300, 1000)
+REPEATS = 3
+
+
+def setup():
+    """The offline model on the CPU, the cat photo and its top class."""
+    classifier = load_classifier("efficientnet_lite0")
+    x = classifier.input_batch(sample_images(["chelsea"])["chelsea"])
+    return classifier.model, x, classifier.top_k(x, k=1)[0][2]
+
+
+def median_seconds(function, repeats: int = REPEATS) -> float:
+    """Median wall time of ``function()`` over ``repeats`` runs, after one warm-up run."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_mb(n_steps: int | None) -> float:
+    """Peak resident memory (MB) of a fresh process that loads the model and runs IG (or nothing)."""
+    command = [sys.executable, "-m", "helpers.bench", "--peak-rss", str(n_steps or 0)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    return float(output.split()[-1])
+
+
+def _child_peak_rss(n_steps: int) -> None:
+    model, x, target = setup()
+    if n_steps:
+        integrated_gradients(model, x, target, n_steps=n_steps)
+    print(own_peak_rss_mb())
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak resident memory in MB.
+
+    Linux: VmHWM, which starts afresh in a new program (ru_maxrss would include the memory
+    of the parent that started it). Elsewhere: ru_maxrss (bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def measure() -> list[tuple[str, str, str, str]]:
+    from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
+
+    model, x, target = setup()
+    rows = []
+
+    ours = median_seconds(lambda: integrated_gradients(model, x, target, n_steps=N_STEPS))
+    captum = median_seconds(lambda: IntegratedGradients(model).attribute(
+        x, target=target, n_steps=N_STEPS, method="riemann_trapezoid", internal_batch_size=DEFAULT_BATCH))
+    rows.append((f"IG time, hand-written / Captum (n_steps {N_STEPS}, batch {DEFAULT_BATCH})",
+                 f"{ours:.2f} s / {captum:.2f} s = {ours / captum:.2f}", "<= 1.1", _verdict(ours / captum <= 1.1)))
+
+    batch = x.repeat(DEFAULT_BATCH, 1, 1, 1)
+
+    def raw_forward_backward():
+        inputs = batch.clone().requires_grad_(True)
+        torch.autograd.grad(model(inputs)[:, target].sum(), inputs)
+
+    raw_per_image = median_seconds(raw_forward_backward) / DEFAULT_BATCH
+    ig_per_step = ours / N_STEPS
+    rows.append((f"IG time per step / raw forward+backward per image (batch {DEFAULT_BATCH})",
+                 f"{ig_per_step * 1000:.1f} ms / {raw_per_image * 1000:.1f} ms = {ig_per_step / raw_per_image:.2f}",
+                 "<= 1.1", _verdict(ig_per_step / raw_per_image <= 1.1)))
+
+    idle = peak_rss_mb(None)
+    rows.append(("peak RSS, model loaded, no IG", f"{idle:.0f} MB", "", ""))
+    for n_steps in MEMORY_STEPS:
+        peak = peak_rss_mb(n_steps)
+        goal = "< 2048 MB" if n_steps == max(MEMORY_STEPS) else ""
+        rows.append((f"peak RSS, IG n_steps {n_steps} (default batch {DEFAULT_BATCH})", f"{peak:.0f} MB", goal,
+                     _verdict(peak < 2048) if goal else ""))
+
+    sigma = 0.15 * float(x.max() - x.min())
+    ours_sg = median_seconds(lambda: smoothgrad(model, x, target, n_samples=N_SAMPLES, seed=0))
+
+    def captum_smoothgrad():
+        torch.manual_seed(0)
+        NoiseTunnel(Saliency(model)).attribute(x, nt_type="smoothgrad", nt_samples=N_SAMPLES, stdevs=sigma,
+                                               nt_samples_batch_size=DEFAULT_BATCH, target=target, abs=False)
+
+    captum_sg = median_seconds(captum_smoothgrad)
+    rows.append((f"SmoothGrad time, hand-written / NoiseTunnel(Saliency) ({N_SAMPLES} samples)",
+                 f"{ours_sg:.2f} s / {captum_sg:.2f} s = {ours_sg / captum_sg:.2f}", "", ""))
+    return rows
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def machine() -> str:
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPU cores, "
+            f"torch {torch.__version__} ({torch.get_num_threads()} threads), Python {platform.python_version()}")
+
+
+def print_table(rows) -> None:
+    widths = [max(len(row[i]) for row in rows + [HEADER]) for i in range(4)]
+    for row in [HEADER, tuple("-" * w for w in widths), *rows]:
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
+
+
+HEADER = ("measurement (EfficientNet-Lite0, 1 image 224x224, CPU)", "result", "goal", "")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__)
+    parser.add_argument("--peak-rss", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.peak_rss is not None:
+        _child_peak_rss(args.peak_rss)
+        return 0
+    print(f"machine: {machine()}")
+    start = time.time()
+    print_table(measure())
+    print(f"(measured in {time.time() - start:.0f} s; times are medians of {REPEATS} runs after a warm-up)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

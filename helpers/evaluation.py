@@ -1,0 +1,137 @@
+"""Testing explanations: deletion/insertion curves and the model randomization check.
+
+- Deletion / insertion (Petsiuk et al., 2018): remove (or reveal) pixels in the order an
+  attribution ranks them and follow the target probability. A faithful map makes it fall
+  fast (deletion) or rise fast (insertion); a random order is the reference to beat.
+- Model randomization (Adebayo et al., 2018): randomise the model's layers from the top
+  down; a map that stays the same does not depend on what the model learned.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+from torchvision.transforms.functional import gaussian_blur
+
+from helpers.attribution import _prepare, check_count
+
+
+def pixel_order(attribution: torch.Tensor) -> torch.Tensor:
+    """Pixel indices (H*W) from most to least important; channels are summed."""
+    if attribution.dim() != 4 or len(attribution) != 1:
+        raise ValueError(f"attribution must have shape (1, C, H, W), got {tuple(attribution.shape)}.")
+    return attribution.sum(dim=1).flatten().argsort(descending=True)
+
+
+def random_attribution(x: torch.Tensor, seed: int = 0) -> torch.Tensor:
+    """A random map of x's shape: the reference order every method must beat."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.rand(x.shape, generator=generator).to(x.device)
+
+
+def blurred(x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
+    """A heavily blurred copy of x (sigma: 1/20 of the image side by default), the insertion start."""
+    side = min(x.shape[-2:])
+    sigma = sigma or max(1.0, side / 20)
+    kernel = min(int(4 * sigma) | 1, side if side % 2 else side - 1)  # odd, and no larger than the image
+    return gaussian_blur(x, [kernel, kernel], [sigma, sigma])
+
+
+def deletion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: torch.Tensor,
+                   steps: int = 20, baseline=None, batch_size: int = 16):
+    """Target probability as the most important pixels are replaced by ``baseline`` (default black).
+
+    Returns (fractions of pixels removed, probabilities), both of length ``steps + 1``.
+    """
+    x, _, baseline = _prepare(model, x, target, baseline)
+    return _path_curve(model, x, baseline, target, attribution, steps, batch_size)
+
+
+def insertion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: torch.Tensor,
+                    steps: int = 20, start=None, batch_size: int = 16):
+    """Target probability as the most important pixels of x are pasted into ``start`` (default: x blurred).
+
+    Returns (fractions of pixels revealed, probabilities), both of length ``steps + 1``.
+    """
+    x, _, _ = _prepare(model, x, target, None)
+    start = blurred(x) if start is None else torch.as_tensor(start, dtype=x.dtype, device=x.device).expand_as(x)
+    return _path_curve(model, start, x, target, attribution, steps, batch_size)
+
+
+def _path_curve(model, source, replacement, target, attribution, steps, batch_size):
+    """Probabilities of ``source`` with the top-k pixels (by attribution) taken from ``replacement``."""
+    steps = check_count(steps, "steps")
+    if attribution.shape[-2:] != source.shape[-2:]:
+        raise ValueError(f"attribution {tuple(attribution.shape)} does not match the image {tuple(source.shape)}.")
+    order = pixel_order(attribution.to(source.device))
+    n_pixels = order.numel()
+    counts = [round(n_pixels * k / steps) for k in range(steps + 1)]
+    probabilities = []
+    for first in range(0, len(counts), batch_size):
+        images = []
+        for count in counts[first:first + batch_size]:
+            mask = torch.zeros(n_pixels, device=source.device)
+            mask[order[:count]] = 1
+            mask = mask.view(1, 1, *source.shape[-2:])
+            images.append(source * (1 - mask) + replacement * mask)
+        with torch.no_grad():
+            probabilities.append(torch.softmax(model(torch.cat(images)), dim=1)[:, target].cpu())
+    fractions = np.array(counts) / n_pixels
+    return fractions, torch.cat(probabilities).numpy()
+
+
+def curve_auc(fractions, probabilities) -> float:
+    """Area under a deletion/insertion curve (trapezoid rule over the pixel fraction)."""
+    fractions, probabilities = np.asarray(fractions, float), np.asarray(probabilities, float)
+    if fractions.shape != probabilities.shape or fractions.ndim != 1 or len(fractions) < 2:
+        raise ValueError("fractions and probabilities must be 1-D arrays of the same length (>= 2).")
+    return float(np.sum((fractions[1:] - fractions[:-1]) * (probabilities[1:] + probabilities[:-1]) / 2))
+
+
+def cascade_groups(model: nn.Module, n_groups: int = 8) -> list[list[str]]:
+    """The model's parametrised modules from the output back to the input, in ``n_groups`` groups."""
+    n_groups = check_count(n_groups, "n_groups")
+    names = [name for name, module in model.named_modules() if list(module.parameters(recurse=False))]
+    if not names:
+        raise ValueError("The model has no parameters to randomise.")
+    names.reverse()
+    return [list(chunk) for chunk in np.array_split(np.array(names, dtype=object), min(n_groups, len(names)))]
+
+
+def randomization_sanity_check(model: nn.Module, x: torch.Tensor, target: int, attribute, n_groups: int = 8,
+                               seed: int = 0) -> list[tuple[str, float]]:
+    """Cascading model randomization: Spearman correlation of |map| before and after.
+
+    ``attribute(model, x, target)`` returns a map of x's shape. The layers are re-initialised
+    group by group from the top (``cascade_groups``), cumulatively, on a copy of the model.
+    Returns [(first layer of the last randomised group, correlation)], starting with
+    ("none", 1.0). A method that passes shows correlations falling towards 0.
+    """
+    reference = _map_ranks(attribute(model, x, target))
+    randomised = copy.deepcopy(model)
+    modules = dict(randomised.named_modules())
+    torch.manual_seed(seed)
+    results = [("none", 1.0)]
+    for group in cascade_groups(randomised, n_groups):
+        for name in group:
+            _reinitialise(modules[name])
+        correlation = spearmanr(reference, _map_ranks(attribute(randomised, x, target))).statistic
+        results.append((group[0], float(np.nan_to_num(correlation))))
+    return results
+
+
+def _map_ranks(attribution: torch.Tensor) -> np.ndarray:
+    return attribution.detach().abs().sum(dim=1).flatten().cpu().numpy()
+
+
+def _reinitialise(module: nn.Module) -> None:
+    if hasattr(module, "reset_parameters"):
+        module.reset_parameters()
+    else:  # e.g. a custom layer: replace its own parameters by Gaussian noise of the same scale
+        for parameter in module.parameters(recurse=False):
+            with torch.no_grad():
+                parameter.normal_(0, float(parameter.std()) if parameter.numel() > 1 else 1.0)
