@@ -20,7 +20,6 @@ setup: $(STAMP) ## Create .venv with every pinned dependency (idempotent)
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, found " + sys.version.split()[0])'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade --quiet "pip>=23.2"
 	$(PY) -m pip install --progress-bar off -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	$(PY) -c 'import torchvision, captum, shap, catboost; print("environment ready: torch", torchvision.__version__)'

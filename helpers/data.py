@@ -88,18 +88,31 @@ SAMPLE_PHOTOS = {
     "motorcycle": ("stereo_motorcycle", "a motorcycle"),
     "astronaut": ("astronaut", "an astronaut portrait"),
 }
+# More scikit-image photos, without a single ImageNet object: background/reference images.
+BACKGROUND_PHOTOS = {
+    "camera": ("camera", "a photographer with a tripod (grayscale)"),
+    "hubble": ("hubble_deep_field", "a Hubble deep-field image of galaxies"),
+    "retina": ("retina", "a retina photographed through the pupil"),
+    "grass": ("grass", "a texture of grass (grayscale)"),
+    "brick": ("brick", "a texture of bricks (grayscale)"),
+    "moon": ("moon", "the surface of the moon (grayscale)"),
+}
+_ALL_PHOTOS = {**SAMPLE_PHOTOS, **BACKGROUND_PHOTOS}
 
 
 def sample_images(names=None) -> dict[str, Image.Image]:
-    """Real photos that ship inside scikit-image, as RGB PIL images, by name."""
+    """Real photos that ship inside scikit-image, as RGB PIL images, by name.
+
+    Default: the object photos of ``SAMPLE_PHOTOS``; ``BACKGROUND_PHOTOS`` may be named too.
+    """
     from skimage import data as skdata
 
     names = list(SAMPLE_PHOTOS) if names is None else list(names)
     photos = {}
     for name in names:
-        if name not in SAMPLE_PHOTOS:
-            raise ValueError(f"Unknown sample image {name!r}. Choose from: {', '.join(SAMPLE_PHOTOS)}.")
-        array = getattr(skdata, SAMPLE_PHOTOS[name][0])()
+        if name not in _ALL_PHOTOS:
+            raise ValueError(f"Unknown sample image {name!r}. Choose from: {', '.join(_ALL_PHOTOS)}.")
+        array = getattr(skdata, _ALL_PHOTOS[name][0])()
         if isinstance(array, tuple):  # stereo_motorcycle returns (left, right, disparity)
             array = array[0]
         photos[name] = Image.fromarray(np.asarray(array, dtype=np.uint8)).convert("RGB")

@@ -45,6 +45,7 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: 
                    steps: int = 20, baseline=None, batch_size: int = 16):
     """Target probability as the most important pixels are replaced by ``baseline`` (default black).
 
+    ``model`` returns logits; the softmax is applied here.
     Returns (fractions of pixels removed, probabilities), both of length ``steps + 1``.
     """
     x, _, baseline = _prepare(model, x, target, baseline)
@@ -55,6 +56,7 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution:
                     steps: int = 20, start=None, batch_size: int = 16):
     """Target probability as the most important pixels of x are pasted into ``start`` (default: x blurred).
 
+    ``model`` returns logits; the softmax is applied here.
     Returns (fractions of pixels revealed, probabilities), both of length ``steps + 1``.
     """
     x, _, _ = _prepare(model, x, target, None)

@@ -111,7 +111,8 @@ ax.legend(fontsize=8)
 plt.show()
 
 needed = {m: next((n for n, g in zip(STEP_GRID[-len(v):], v) if g < 0.01), None) for m, v in gaps.items()}
-pd.DataFrame({"n_steps for a gap < 1%": {m: n if n else f"> {STEP_GRID[-1]}" for m, n in needed.items()},
+pd.DataFrame({"first n_steps with a gap < 1%": {m: n or f"none up to {STEP_GRID[-1]}" for m, n in needed.items()},
+              "smallest gap": {m: f"{min(v):.2%}" for m, v in gaps.items()},
               f"gap at n_steps = {STEP_GRID[-1]}": {m: f"{v[-1]:.2%}" for m, v in gaps.items()}})
 
 # %% NBVAL_CHECK_OUTPUT
@@ -119,11 +120,16 @@ print("Gauss-Legendre's gap shrinks from the smallest to the largest n_steps:",
       gaps["gausslegendre"][-1] < gaps["gausslegendre"][0])
 
 # %% [markdown]
-# Left and right Riemann sums converge slowest (their error shrinks like $1/n$); midpoint
-# and trapezoid are second-order ($1/n^2$) on smooth paths; Gauss-Legendre is the most
-# accurate for a given number of steps, which is why Captum uses it by default. All rules
-# struggle when the probability jumps over a short stretch of the path (notebook 02,
-# section 3): then the gap stalls until the steps are fine enough to resolve the jump.
+# The textbook says: left and right Riemann sums converge like $1/n$, midpoint and
+# trapezoid like $1/n^2$, Gauss-Legendre faster still, for a *smooth* integrand. Compare
+# with the plot. The integrand here, the gradient of a ReLU network along the path, is not
+# smooth: it changes abruptly wherever a unit switches on or off, and the probability jumps
+# over a short stretch of the path (notebook 02, section 3). So the gaps do not fall on
+# straight lines: they stay large until the steps are fine enough to resolve the jump, and
+# then fluctuate around the 1% line rather than shrinking steadily, for every rule. Two
+# practical lessons: no fixed `n_steps` is safe for every image, so **compute the gap for
+# the image you explain** (it costs two forward passes); and a gap that falls by chance at
+# one `n_steps` may rise at the next, so check a neighbouring value too.
 #
 # ## 2. The baseline matters
 # IG explains $F(x) - F(x')$: the map says what distinguishes the image from the baseline.
@@ -165,6 +171,8 @@ pd.DataFrame(baseline_rows)
 # to explain).
 #
 # ## 3. Deletion and insertion: do the maps rank pixels faithfully?
+# (The curve functions take the model's *logits*, `classifier.model`, and apply the softmax
+# themselves.)
 # **Deletion** replaces the most important pixels first (by black) and follows the
 # probability: the faster it falls, the better the map found what the model needs; a low
 # area under the curve (AUC) is good. **Insertion** starts from a blurred image and pastes
@@ -189,8 +197,8 @@ curves, rows = {}, []
 for name, image in tqdm(inputs.items(), desc="images"):
     target_index = targets[name][2]
     for method, maps in method_maps(image, target_index).items():
-        fractions, deletion = deletion_curve(model, image, target_index, maps, steps=CURVE_STEPS)
-        _, insertion = insertion_curve(model, image, target_index, maps, steps=CURVE_STEPS)
+        fractions, deletion = deletion_curve(classifier.model, image, target_index, maps, steps=CURVE_STEPS)
+        _, insertion = insertion_curve(classifier.model, image, target_index, maps, steps=CURVE_STEPS)
         curves[name, method] = (fractions, deletion, insertion)
         rows.append({"image": name, "method": method,
                      "deletion AUC (lower is better)": curve_auc(fractions, deletion),
@@ -254,7 +262,7 @@ for name, method in tqdm({"Saliency": vanilla_gradient, "IG": ig_few_steps, "edg
 fig, ax = plt.subplots(figsize=(9, 4.2))
 for name, results in checks.items():
     ax.plot(range(len(results)), [c for _, c in results], "o-", label=name)
-labels = [layer for layer, _ in checks["Saliency"]]
+labels = [layer.removeprefix("0.1.") for layer, _ in checks["Saliency"]]  # drop the wrappers' prefix
 ax.set_xticks(range(len(labels)), labels, rotation=35, ha="right", fontsize=8)
 ax.set_xlabel("layers randomised, cumulatively, from the output (left) to the input (right)")
 ax.set_ylabel("Spearman ρ with the original |map|")

@@ -48,6 +48,11 @@ def test_sample_images_are_real_rgb_photos():
     assert np.asarray(photos["chelsea"]).std() > 20  # a real photo, not a flat image
 
 
+def test_background_photos_load_as_rgb_too():
+    photos = data.sample_images(list(data.BACKGROUND_PHOTOS))
+    assert all(p.mode == "RGB" and min(p.size) >= 256 for p in photos.values())
+
+
 def test_unknown_sample_image_is_a_clear_error():
     with pytest.raises(ValueError, match="Unknown sample image 'dog'"):
         data.sample_images(["dog"])
