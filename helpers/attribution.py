@@ -46,7 +46,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=Non
     defaults to zeros, i.e. a black image for the course's [0, 1] models.
     ``internal_batch_size`` path points go through the model at once (default ``DEFAULT_BATCH``, 8).
     """
-    x, targets, baseline = _prepare(model, x, target, baseline)
+    x, targets, baseline = prepare_inputs(model, x, target, baseline)
     alphas, weights = ig_alphas_and_weights(n_steps, method)
     batch = check_count(DEFAULT_BATCH if internal_batch_size is None else internal_batch_size, "internal_batch_size")
     total = torch.zeros_like(x)
@@ -61,7 +61,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=Non
 
 def completeness_gap(model: nn.Module, x: torch.Tensor, target, attributions: torch.Tensor, baseline=None) -> torch.Tensor:
     """Per image |sum(attributions) - (F(x) - F(baseline))|: zero for exact IG (completeness axiom)."""
-    x, targets, baseline = _prepare(model, x, target, baseline)
+    x, targets, baseline = prepare_inputs(model, x, target, baseline)
     with torch.no_grad():
         rows = torch.arange(len(x), device=x.device)
         difference = model(x)[rows, targets] - model(baseline)[rows, targets]
@@ -70,7 +70,7 @@ def completeness_gap(model: nn.Module, x: torch.Tensor, target, attributions: to
 
 def vanilla_gradient(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     """The plain gradient dF_target/dx (signed), the map SmoothGrad starts from."""
-    x, targets, _ = _prepare(model, x, target, None)
+    x, targets, _ = prepare_inputs(model, x, target, None)
     return _target_gradients(model, x, targets)
 
 
@@ -83,7 +83,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target, n_samples: int = 50, n
     ``squared=True`` averages squared gradients (SmoothGrad-Squared). Copies go through
     the model ``batch_size`` at a time (default ``DEFAULT_BATCH``, 8).
     """
-    x, targets, _ = _prepare(model, x, target, None)
+    x, targets, _ = prepare_inputs(model, x, target, None)
     n_samples = check_count(n_samples, "n_samples")
     batch = check_count(DEFAULT_BATCH if batch_size is None else batch_size, "batch_size")
     if not isinstance(noise_level, (int, float)) or not 0 <= noise_level < float("inf"):
@@ -111,7 +111,11 @@ def check_count(value, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
-def _prepare(model, x, target, baseline):
+def prepare_inputs(model, x, target, baseline):
+    """Check the arguments shared by the attribution methods; put everything on the model's device.
+
+    Returns (x as float32, one target index per image, baseline of x's shape; zeros if None).
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
     if not isinstance(x, torch.Tensor) or x.dim() != 4:

@@ -17,7 +17,7 @@ from scipy.stats import spearmanr
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from helpers.attribution import _prepare, check_count
+from helpers.attribution import check_count, prepare_inputs
 
 
 def pixel_order(attribution: torch.Tensor) -> torch.Tensor:
@@ -48,7 +48,7 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: 
     ``model`` returns logits; the softmax is applied here.
     Returns (fractions of pixels removed, probabilities), both of length ``steps + 1``.
     """
-    x, _, baseline = _prepare(model, x, target, baseline)
+    x, _, baseline = prepare_inputs(model, x, target, baseline)
     return _path_curve(model, x, baseline, target, attribution, steps, batch_size)
 
 
@@ -59,7 +59,7 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution:
     ``model`` returns logits; the softmax is applied here.
     Returns (fractions of pixels revealed, probabilities), both of length ``steps + 1``.
     """
-    x, _, _ = _prepare(model, x, target, None)
+    x, _, _ = prepare_inputs(model, x, target, None)
     start = blurred(x) if start is None else torch.as_tensor(start, dtype=x.dtype, device=x.device).expand_as(x)
     return _path_curve(model, start, x, target, attribution, steps, batch_size)
 

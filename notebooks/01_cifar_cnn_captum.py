@@ -91,7 +91,8 @@ dataset = load_cifar10()
 print(f"data set: {dataset.name} | train: {len(dataset.train)} | test: {len(dataset.test)}")
 print("classes:", ", ".join(dataset.classes))
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 image, label = dataset.test[0]
 print(f"{len(dataset.classes)} classes, images of shape {tuple(image.shape)}, values in [0, 1]: "
       f"{bool(image.min() >= 0 and image.max() <= 1)}")
@@ -196,7 +197,8 @@ if not USE_PRETRAINED_MODEL:
     save_checkpoint(model, CHECKPOINT, dataset=dataset.name, classes=dataset.classes, accuracy=accuracy)
     print(f"checkpoint saved to {CHECKPOINT}")
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 print(f"better than chance (10%): {accuracy > 0.15}")
 
 # %% [markdown]
@@ -245,7 +247,8 @@ ig_smooth = NoiseTunnel(ig).attribute(images, baselines=baseline, target=targets
 deeplift = DeepLift(model).attribute(images, baselines=baseline, target=targets)
 print(f"four methods on {len(images)} images in {time.time() - start:.1f} s")
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 print("every map has its image's shape:",
       all(m.shape == images.shape for m in (saliency, ig_maps, ig_smooth, deeplift)))
 
@@ -292,7 +295,8 @@ for title, change, d in zip(row_titles, score_change, delta.cpu()):
     print(f"{title.splitlines()[1]:>28}: F(x) - F(x') = {change:7.3f} | delta = {d: .2e} "
           f"({abs(d) / abs(change):.2%} of it)")
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 print("every delta under 5% of the score change:", bool((delta.abs().cpu() < 0.05 * score_change.abs()).all()))
 
 # %% [markdown]

@@ -87,7 +87,8 @@ print(f"model: {classifier.name} on {device}")
 for name, p, index in top3:
     print(f"  {name:>20} (class {index:3d}): {p:.1%}")
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 CAT_CLASSES = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat"}
 if IMAGE == "chelsea":
     print("the photo of Chelsea is recognised as a cat:", label in CAT_CLASSES)
@@ -212,7 +213,8 @@ for method in IG_METHODS:
     comparison[method] = (relative, gap)
     print(f"{method:>18}: max |ours - Captum| / max |Captum| = {relative:.1e} | completeness gap = {gap:.4f}")
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 print("hand-written IG agrees with Captum for every rule:", all(r < 1e-4 for r, _ in comparison.values()))
 
 # %% [markdown]

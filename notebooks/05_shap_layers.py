@@ -42,7 +42,7 @@ import shap
 import torch
 
 from helpers import settings
-from helpers.data import SAMPLE_PHOTOS, sample_images
+from helpers.data import sample_images
 from helpers.models import load_classifier
 from helpers.visualize import overlay_heatmap
 
@@ -57,7 +57,9 @@ from helpers.settings import knob
 
 MODEL_NAME = "resnet50"
 IMAGES = knob(full=["chelsea", "coffee", "rocket"], quick=["chelsea"])  # photos to explain
-BACKGROUND = knob(full=list(SAMPLE_PHOTOS), quick=["coffee", "astronaut"])  # photos whose layer activations are the baselines
+# Background: the reference images whose activations serve as baselines; never the explained images.
+BACKGROUND = knob(full=["motorcycle", "astronaut", "camera", "hubble", "retina", "grass", "brick", "moon"],
+                  quick=["astronaut", "camera"])
 NSAMPLES = knob(full=200, quick=8)  # samples of the expected-gradients estimate, per image and class
 TOP_CLASSES = 2  # ranked_outputs: explain the top classes of each image
 SEED = 0
@@ -68,6 +70,8 @@ device = settings.pick_device()
 # ## 1. Model, layers and data
 
 # %%
+if set(IMAGES) & set(BACKGROUND):
+    raise ValueError(f"Explained images must not be in the background: {set(IMAGES) & set(BACKGROUND)}")
 classifier = load_classifier(MODEL_NAME).to(device)
 SHALLOW, DEEP = classifier.shallow_layer, classifier.deep_layer
 images = torch.cat([classifier.input_batch(image) for image in sample_images(IMAGES).values()])
@@ -122,7 +126,8 @@ for name in (SHALLOW, DEEP):
     maps[name], ranks[name] = explain_layer(name)
     print(f"{name}: maps of shape {maps[name].shape[1:3]} for classes {ranks[name].tolist()}")
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 print("both layers explain the same top classes:", bool((ranks[SHALLOW] == ranks[DEEP]).all()))
 print("the deep map is coarser than the shallow one:", maps[DEEP].shape[1] < maps[SHALLOW].shape[1])
 
@@ -154,17 +159,20 @@ plt.show()
 # %% [markdown]
 # ## 4. What changes with depth, and why
 #
-# - **Resolution.** Each stage of the network halves the feature map. The shallow layer sees
-#   the image at fine resolution, so its map follows edges and textures closely; the deep
-#   layer has only a few positions left, so its map is a coarse blob.
+# - **Resolution.** Each stage of the network halves the feature map. The shallow layer
+#   still sees the image at fine resolution, so its map can follow edges and small parts
+#   (an eye, a rim, a nose cone); the deep layer has only a few positions left, so its map
+#   is a handful of coarse regions.
 # - **Semantics.** A shallow feature responds to small local patterns (an edge, a fur
-#   texture) that many classes share, so its attributions are spread and mix positive and
-#   negative evidence. A deep feature responds to object parts (a face, a cup's rim) that
-#   are specific to a class, so its attributions concentrate on the object and differ more
-#   between the classes of the same image.
-# - **Class specificity.** Compare the two rows of the same photo: at the deep layer the
-#   two top classes often use the same region (closely related classes share evidence), at
-#   the shallow layer the differences are in fine texture.
+#   texture) that many classes share, so its attributions are scattered and mix signs. A
+#   deep feature responds to whole parts and objects, which are specific to a class. Expect
+#   the deep maps to differ more between the two top classes of one photo: compare the two
+#   rows of each photo.
+# - **Sign is relative to the background.** SHAP values explain the difference between this
+#   image's prediction and the *average prediction over the background*. A region is blue
+#   when it supports the class *less than the background images do at that position*,
+#   which can happen on the object itself when the background contains similar structure.
+#   Change the background and the signs can change: SHAP answers a comparative question.
 #
 # Layer attributions are a way to look inside the network; pixel attributions (notebooks
 # 01-04) say where in the *image* the evidence is. Both are estimates: with few `NSAMPLES`,

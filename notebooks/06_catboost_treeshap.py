@@ -84,9 +84,10 @@ print(f"test MAE: {mean_absolute_error(y_test, prediction):.1f} (predicting the 
       f"test R²: {r2_score(y_test, prediction):.2f}")
 
 # %% [markdown]
-# A mean absolute error well below the "always predict the mean" baseline, with an R² around
-# 0.4-0.5, is typical for this small, noisy data set: the model captures real structure
-# but a lot of the progression is not explained by these ten numbers. Keep that in mind: we
+# A mean absolute error clearly below the "always predict the mean" baseline, with a modest
+# R² (printed above; published models on this data set reach about 0.4-0.5), is typical for
+# this small, noisy data set: the model captures real structure, but most of the variation
+# in progression is not explained by these ten numbers. Keep that in mind: we
 # are about to explain *the model*, not the disease.
 #
 # ## 2. SHAP values of a tree ensemble, and additivity
@@ -109,7 +110,8 @@ additivity_error = np.abs(reconstructed - prediction).max()
 print(f"base value φ0 = {float(np.atleast_1d(explanation.base_values)[0]):.2f}")
 print(f"max |φ0 + Σφ - model output| over {len(X_test)} patients = {additivity_error:.2e}")
 
-# %% NBVAL_CHECK_OUTPUT
+# %%
+# NBVAL_CHECK_OUTPUT
 print("additivity holds (error < 1e-6 of the output scale):", additivity_error < 1e-6 * np.abs(prediction).max())
 
 # %% [markdown]
@@ -124,10 +126,12 @@ plt.title("SHAP values of the CatBoost model on the test set")
 plt.show()
 
 # %% [markdown]
-# **Reading it.** `bmi` and `s5` (log of serum triglycerides) dominate, and in the
-# direction medicine expects: red dots (high values) on the right, so high BMI and high
-# triglycerides push the predicted progression up. `bp` follows. Features bunched around
-# zero (`age`, `s2`) barely move any prediction.
+# **Reading it.** Look at the top rows first: in this data set `bmi` and `s5` (log of serum
+# triglycerides) usually dominate, in the direction medicine expects: red dots (high
+# values) on the right, so high BMI and high triglycerides push the predicted progression
+# up, with blood pressure `bp` next. A feature whose red dots sit on the *left* works the
+# other way (`s3`, HDL, the "good" cholesterol, typically does). Features bunched around zero
+# barely move any prediction.
 #
 # ## 4. The bar plot: global importance
 
@@ -193,8 +197,8 @@ table.round(1)
 #   ($\phi_0 + \sum_j \phi_j = f(x)$) holds to float precision and is worth checking.
 # - Beeswarm: global importance *and* direction; bar: global importance; dependence: the
 #   shape of one feature's effect; waterfall: one prediction, feature by feature.
-# - SHAP explains the model, not the world: with an R² around 0.5, the model is a rough
-#   summary of the data and its explanations inherit that.
+# - SHAP explains the model, not the world: with a modest R², the model is a rough summary
+#   of the data and its explanations inherit that.
 #
 # ## Exercises
 #
