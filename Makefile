@@ -28,18 +28,18 @@ $(STAMP): requirements.txt pyproject.toml
 lab: setup ## Open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 
-run: setup ## Execute every notebook top to bottom at full quality into build/
+run: sync ## Execute every notebook top to bottom at full quality into build/
 	mkdir -p build
-	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
 	for nb in $(NOTEBOOKS); do \
 		echo "== $$nb"; \
 		( cd notebooks && COURSE_QUICK=0 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute \
 			--ExecutePreprocessor.timeout=-1 --output-dir ../build $$(basename $$nb) ) || exit 1; \
 	done
 
+# publish: the .py scripts stay the source of the inputs; --update copies them into the
+# executed .ipynb and keeps the outputs.
 publish: run ## (maintainers) run, then store the executed notebooks in notebooks/ and re-pair
 	cp build/[0-9][0-9]_*.ipynb notebooks/
-	# the .py scripts stay the source of the inputs: copy them into the .ipynb, keep the outputs
 	$(VENV)/bin/jupytext --to ipynb --update notebooks/[0-9][0-9]_*.py
 
 test: unit nbval ## What CI runs: unit tests, pairing check, every notebook in quick + offline mode

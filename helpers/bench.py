@@ -25,7 +25,6 @@ from helpers.models import load_classifier
 N_STEPS = 50
 N_SAMPLES = 50
 MEMORY_STEPS = (50, 300, 1000)
-REPEATS = 3  # median_seconds
 PAIRED_REPEATS = 7  # paired_seconds
 
 
@@ -34,17 +33,6 @@ def setup():
     classifier = load_classifier("efficientnet_lite0")
     x = classifier.input_batch(sample_images(["chelsea"])["chelsea"])
     return classifier.model, x, classifier.top_k(x, k=1)[0][2]
-
-
-def median_seconds(function, repeats: int = REPEATS) -> float:
-    """Median wall time of ``function()`` over ``repeats`` runs, after one warm-up run."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def paired_seconds(first, second, repeats: int = PAIRED_REPEATS) -> tuple[float, float, float]:

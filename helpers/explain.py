@@ -39,11 +39,17 @@ def expand_inputs(inputs) -> list[Path]:
     return paths
 
 
+def check_method(method: str) -> str:
+    """``method`` if it is one of ``METHODS``, else a ``ValueError`` listing them."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    return method
+
+
 def explain_image(classifier: Classifier, image, method: str = "ig", n_steps: int = 50,
                   internal_batch_size: int | None = None):
     """Explain the top-1 class of one PIL image: (input, attribution, top-3, convergence delta)."""
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    check_method(method)
     x = classifier.input_batch(image)
     top3 = classifier.top_k(x, k=3)
     target = top3[0][2]
@@ -68,8 +74,7 @@ def explain_files(inputs, out_dir, model: str | Classifier = "mobilenet_v3_large
     number of images. Returns the summary rows.
     """
     n_steps = check_count(n_steps, "n_steps")
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(METHODS)}.")
+    check_method(method)
     classifier = model if isinstance(model, Classifier) else load_classifier(model)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

