@@ -10,52 +10,68 @@ MIRROR := $(abspath ../shared/offline/data)
 OFFLINE ?= $(if $(wildcard $(MIRROR)),1,0)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run test unit nbval sync publish bench clean
+.PHONY: help setup lab run test unit nbval student student-test sync publish bench clean clean-cache
 
 help: ## List the targets
-	@grep -hE '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## Create .venv with every pinned dependency (idempotent)
 
 $(STAMP): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is needed, found " + sys.version.split()[0])'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@# A half-built venv (e.g. ensurepip missing: Debian/Ubuntu without python3-venv) is rebuilt, not trusted.
+	@$(PY) -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV) && $(PY) -m pip --version >/dev/null; } \
+		|| { echo "Could not create a virtual environment with pip in $(VENV). On Debian/Ubuntu: sudo apt-get install python3-venv" >&2; rm -rf $(VENV); exit 1; }
 	$(PY) -m pip install --progress-bar off -r requirements.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
-	$(PY) -c 'import torchvision, captum, shap, catboost; print("environment ready: torch", torchvision.__version__)'
+	$(PY) -c 'import torch, torchvision, captum, shap, catboost; print("environment ready: torch", torch.__version__, "| torchvision", torchvision.__version__)'
 	touch $(STAMP)
 
 lab: setup ## Open JupyterLab on the notebooks
 	$(VENV)/bin/jupyter lab notebooks/
 
-run: sync ## Execute every notebook top to bottom at full quality into build/
+run: sync ## Execute every notebook top to bottom at full quality into build/ (NOTEBOOKS=... for some)
 	mkdir -p build
 	for nb in $(NOTEBOOKS); do \
 		echo "== $$nb"; \
-		( cd notebooks && COURSE_QUICK=0 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute \
-			--ExecutePreprocessor.timeout=-1 --output-dir ../build $$(basename $$nb) ) || exit 1; \
+		( cd notebooks && COURSE_QUICK=0 COURSE_TEXT_PROGRESS=1 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute \
+			--ExecutePreprocessor.timeout=-1 \
+			--Exporter.preprocessors=nbconvert.preprocessors.CoalesceStreamsPreprocessor \
+			--CoalesceStreamsPreprocessor.enabled=True \
+			--output-dir ../build $$(basename $$nb) ) || exit 1; \
 	done
+	@echo "== run time (cell time from the executed notebooks in build/)"
+	@$(PY) -m helpers.runtime $(addprefix build/,$(notdir $(NOTEBOOKS)))
 
 # publish: the .py scripts stay the source of the inputs; --update copies them into the
 # executed .ipynb and keeps the outputs.
 publish: run ## (maintainers) run, then store the executed notebooks in notebooks/ and re-pair
-	cp build/[0-9][0-9]_*.ipynb notebooks/
-	$(VENV)/bin/jupytext --to ipynb --update notebooks/[0-9][0-9]_*.py
+	cp $(addprefix build/,$(notdir $(NOTEBOOKS))) notebooks/
+	$(VENV)/bin/jupytext --to ipynb --update $(NOTEBOOKS:.ipynb=.py)
 
-test: unit nbval ## What CI runs: unit tests, pairing check, every notebook in quick + offline mode
+test: unit nbval student-test ## What CI runs: unit tests, every notebook in quick + offline mode, the student edition
 
 unit: setup ## Unit tests of helpers and the .ipynb/.py pairing check
-	$(PY) -m pytest tests
+	$(PY) -m pytest -m "not student_run" tests
 
 nbval: setup ## Execute every notebook with nbval (quick mode; offline when ../shared is there)
 	COURSE_QUICK=1 COURSE_OFFLINE=$(OFFLINE) COURSE_MIRROR_DIR=$(MIRROR) \
 		$(PY) -m pytest --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
+student: setup ## Write the student edition (solutions stubbed) to build/student/
+	$(PY) -m helpers.editions student $(NOTEBOOKS)
+
+student-test: setup ## Build and execute the student edition (quick + offline): only exercises fail, with hints
+	COURSE_OFFLINE=$(OFFLINE) COURSE_MIRROR_DIR=$(MIRROR) $(PY) -m pytest -m student_run -p no:cacheprovider tests/test_student_run.py
+
 sync: setup ## Re-pair every notebook's .ipynb with its .py (jupytext, newest wins)
-	$(VENV)/bin/jupytext --sync notebooks/[0-9][0-9]_*.py
+	$(VENV)/bin/jupytext --sync $(NOTEBOOKS:.ipynb=.py)
 
 bench: setup ## Measure speed and memory of the hand-written methods (prints one table)
 	$(PY) -m helpers.bench
 
-clean: ## Remove build outputs (keeps .venv and downloads in data/)
+clean: ## Remove build outputs (keeps .venv, downloads and the cache in data/)
 	rm -rf build .pytest_cache
+
+clean-cache: ## Empty the cache of expensive results (data/cache, or COURSE_DATA_DIR/cache)
+	rm -rf "$${COURSE_DATA_DIR:-data}/cache"

@@ -79,23 +79,27 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target, n_samples: int = 50, n
     """SmoothGrad: the gradient averaged over ``n_samples`` noisy copies of ``x``.
 
     Noise is Gaussian with sigma = noise_level * (max(x) - min(x)) per image, drawn on the
-    CPU from a generator seeded with ``seed`` (reproducible on every device).
-    ``squared=True`` averages squared gradients (SmoothGrad-Squared). Copies go through
-    the model ``batch_size`` at a time (default ``DEFAULT_BATCH``, 8).
+    CPU one noisy copy at a time from a generator seeded with ``seed`` afresh for every
+    image: an image's noise, and so its map, does not depend on ``batch_size`` or on its
+    position in ``x`` (reproducible on every device). ``squared=True`` averages squared
+    gradients (SmoothGrad-Squared). Copies go through the model ``batch_size`` at a time
+    (default ``DEFAULT_BATCH``, 8).
     """
     x, targets, _ = prepare_inputs(model, x, target, None)
     n_samples = check_count(n_samples, "n_samples")
     batch = check_count(DEFAULT_BATCH if batch_size is None else batch_size, "batch_size")
-    if not isinstance(noise_level, (int, float)) or not 0 <= noise_level < float("inf"):
+    if isinstance(noise_level, bool) or not isinstance(noise_level, (int, float)) or not 0 <= noise_level < float("inf"):
         raise ValueError(f"noise_level must be a number >= 0, got {noise_level!r}.")
-    generator = torch.Generator().manual_seed(seed) if seed is not None else None
     total = torch.zeros_like(x)
     for i in range(len(x)):
         image = x[i:i + 1]
         sigma = noise_level * float(image.max() - image.min())
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
         for start in range(0, n_samples, batch):
             count = min(batch, n_samples - start)
-            noise = torch.randn((count, *image.shape[1:]), generator=generator) * sigma
+            # One draw per copy: PyTorch's CPU sampler fills a tensor differently when its size
+            # is a multiple of 16, so a single draw for the whole batch would depend on `count`.
+            noise = torch.stack([torch.randn(image.shape[1:], generator=generator) for _ in range(count)]) * sigma
             grads = _target_gradients(model, image + noise.to(x.device), targets[i].repeat(count))
             total[i] += (grads ** 2 if squared else grads).sum(dim=0)
     return total / n_samples
@@ -121,7 +125,7 @@ def prepare_inputs(model, x, target, baseline):
     if not isinstance(x, torch.Tensor) or x.dim() != 4:
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"x must be a tensor of shape (N, C, H, W), got {shape}.")
-    device = next(model.parameters()).device
+    device = model_device(model, default=x.device)
     x = x.detach().to(device, torch.float32)
     targets = torch.as_tensor(target, device=device).long().flatten()
     if targets.numel() == 1:
@@ -132,6 +136,13 @@ def prepare_inputs(model, x, target, baseline):
         baseline = torch.zeros_like(x)
     baseline = torch.as_tensor(baseline, dtype=torch.float32, device=device).expand_as(x)
     return x, targets, baseline
+
+
+def model_device(model: nn.Module, default=None) -> torch.device:
+    """The device of the model's first parameter or buffer; ``default`` (or the CPU) for a model with neither."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device(default or "cpu")
 
 
 def _target_gradients(model, inputs, targets):

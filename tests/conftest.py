@@ -7,10 +7,10 @@ from torch import nn
 
 @pytest.fixture(autouse=True)
 def course_env(monkeypatch, tmp_path):
-    """Offline, not quick, data and torch caches in a temporary folder, CPU, no mirror."""
+    """Offline, not quick, data and torch caches in a temporary folder, CPU (even on a GPU machine), no mirror."""
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.delenv("COURSE_QUICK", raising=False)
-    monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    monkeypatch.setenv("COURSE_DEVICE", "cpu")
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("COURSE_MIRROR_DIR", str(tmp_path / "no-mirror"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))

@@ -116,3 +116,38 @@ def test_smoothgrad_without_noise_is_the_vanilla_gradient(tiny_model, tiny_input
 def test_smoothgrad_rejects_bad_arguments(tiny_model, tiny_input, kwargs, message):
     with pytest.raises(ValueError, match=message):
         smoothgrad(tiny_model, tiny_input, 0, **kwargs)
+
+
+class ConvNet33(torch.nn.Module):
+    """A conv net on 3x33x33 images: 3*33*33 = 3267 values, not a multiple of 16."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = torch.nn.Conv2d(3, 2, 3)
+        self.fc = torch.nn.Linear(2 * 31 * 31, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.conv(x)).flatten(1))
+
+
+def test_smoothgrad_noise_does_not_depend_on_batching():
+    model = ConvNet33().eval()
+    x = torch.rand((2, 3, 33, 33), generator=torch.Generator().manual_seed(3))
+    maps = [smoothgrad(model, x, 1, n_samples=10, batch_size=b, seed=0) for b in (1, 3, 8, 10)]
+    scale = maps[0].abs().max()
+    for other in maps[1:]:  # equal up to float summation order
+        assert (maps[0] - other).abs().max() < 1e-5 * scale
+    # an image's map does not depend on its position in the batch either
+    alone = smoothgrad(model, x[1:], 1, n_samples=10, batch_size=4, seed=0)
+    assert (alone[0] - maps[0][1]).abs().max() < 1e-5 * scale
+    # ...while other noise does change it: the comparison above can fail
+    other_seed = smoothgrad(model, x, 1, n_samples=10, batch_size=3, seed=1)
+    assert (other_seed - maps[0]).abs().max() > 1e-2 * scale
+
+
+def test_a_model_without_parameters_is_explained_on_the_inputs_device():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Softmax(dim=1))
+    x = torch.rand((1, 1, 2, 2))
+    gradient = vanilla_gradient(model, x, 0)
+    assert gradient.shape == x.shape

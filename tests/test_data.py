@@ -62,5 +62,5 @@ def test_save_sample_images_writes_loadable_files(tmp_path):
     from helpers.images import load_image
 
     paths = data.save_sample_images(tmp_path, ["coffee", "rocket"])
-    assert [p.name for p in paths] == ["coffee.jpg", "rocket.jpg"]
+    assert [p.name for p in paths] == ["coffee.png", "rocket.png"]
     assert load_image(paths[0]).size == data.sample_images(["coffee"])["coffee"].size

@@ -26,6 +26,7 @@ def test_default_data_dir_is_inside_the_project(monkeypatch):
 
 
 def test_device_choice_prefers_cuda_then_mps_then_cpu(monkeypatch):
+    monkeypatch.delenv("COURSE_DEVICE")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(settings, "_mps_available", lambda: False)
     assert settings.pick_device().type == "cpu"
@@ -55,3 +56,15 @@ def test_describe_mentions_modes(monkeypatch):
     monkeypatch.setenv("COURSE_QUICK", "1")
     line = settings.describe()
     assert "quick mode: on" in line and "offline mode: on" in line and "device: cpu" in line
+
+
+def test_tests_run_on_the_cpu_even_on_a_gpu_machine(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert settings.pick_device().type == "cpu"
+
+
+def test_display_path_hides_this_machine(monkeypatch, tmp_path):
+    assert settings.display_path(settings.PROJECT_ROOT / "data" / "x.pt") == "data/x.pt"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert settings.display_path(tmp_path / ".cache" / "torch") == "~/.cache/torch"
+    assert "data: data" in settings.describe() or "data: ~" in settings.describe()

@@ -1,0 +1,116 @@
+"""A disk cache for expensive, pure computations of the notebooks (``joblib.Memory``).
+
+Usage::
+
+    from helpers.cache import cached
+
+    @cached
+    def completeness_sweep(model, x, target, step_grid):
+        ...
+
+A call is looked up by a key made of the function's source code, the values of the global
+and enclosing variables it reads (knobs such as ``N_STEPS``), and *every* argument: an
+``nn.Module`` by its class, architecture and weights; a tensor by its values, dtype and
+shape; a function by its source and the variables it reads, recursively; anything else as
+``joblib.hash`` sees it. Changed code, inputs, settings or weights therefore never return
+an old result. Results live in
+``<data folder>/cache`` (``make clean-cache`` empties it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import inspect
+
+import joblib
+import numpy as np
+import torch
+from torch import nn
+
+from helpers.settings import data_dir
+
+
+def cache_dir():
+    """Where cached results are stored: ``<data folder>/cache``."""
+    return data_dir() / "cache"
+
+
+def cached(func):
+    """Decorate a pure function so that its results are stored on disk and reused (see module doc)."""
+    def compute(key, args, kwargs):
+        return func(*args, **kwargs)
+
+    compute.__module__ = func.__module__
+    compute.__name__ = compute.__qualname__ = f"{func.__qualname__}".replace("<", "_").replace(">", "_")
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        key = joblib.hash((fingerprint(func), fingerprint(args), fingerprint(kwargs)))
+        memory = joblib.Memory(cache_dir(), verbose=0)
+        return memory.cache(compute, ignore=["args", "kwargs"])(key, args, kwargs)
+
+    wrapper.uncached = func
+    return wrapper
+
+
+def fingerprint(value, _seen=None):
+    """A hashable stand-in for ``value`` that captures everything the result may depend on."""
+    _seen = set() if _seen is None else _seen
+    if isinstance(value, nn.Module):
+        weights = {name: _array(tensor) for name, tensor in value.state_dict().items()}
+        return ("module", type(value).__qualname__, repr(value), joblib.hash(weights))
+    if isinstance(value, torch.Tensor):
+        return ("tensor", str(value.dtype), tuple(value.shape), joblib.hash(_array(value)))
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [fingerprint(item, _seen) for item in value])
+    if isinstance(value, dict):
+        return ("dict", [(fingerprint(k, _seen), fingerprint(v, _seen)) for k, v in value.items()])
+    if inspect.isfunction(value) or inspect.ismethod(value):
+        return _function_fingerprint(getattr(value, "__func__", value), _seen)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a Classifier: its fields
+        fields = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
+        return (type(value).__qualname__, fingerprint(fields, _seen))
+    return value
+
+
+def _function_fingerprint(func, seen):
+    """A function's source plus the values of the globals and closure variables it reads."""
+    if id(func) in seen:  # recursion, or a helper already described
+        return ("function", func.__qualname__)
+    seen.add(id(func))
+    func = inspect.unwrap(func)
+    try:
+        variables = inspect.getclosurevars(func)
+        reads = {**variables.globals, **variables.nonlocals}
+    except (TypeError, ValueError):
+        reads = {}
+    used = sorted((name, value) for name, value in reads.items() if not inspect.ismodule(value))
+    return ("function", func.__qualname__, _source_hash(func),
+            [(name, _hashable(func, name, fingerprint(value, seen))) for name, value in used])
+
+
+def _hashable(func, name, value):
+    """``value`` if joblib can hash it, else a TypeError that says what to do."""
+    try:
+        joblib.hash(value)
+    except Exception as error:
+        raise TypeError(
+            f"The cached function {func.__qualname__} reads {name!r} ({type(value).__name__}), which cannot be "
+            f"hashed into a cache key ({error}); pass it as an argument or compute it inside the function."
+        ) from None
+    return value
+
+
+def _array(tensor: torch.Tensor) -> np.ndarray:
+    tensor = tensor.detach().cpu()
+    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+
+
+def _source_hash(func) -> str:
+    try:
+        source = inspect.getsource(func)
+    except (OSError, TypeError):  # no source (built-in, lambda typed at a prompt...): the code object
+        source = repr(getattr(func, "__code__", func).co_code if hasattr(func, "__code__") else func)
+    return hashlib.sha256(source.encode()).hexdigest()

@@ -1,0 +1,163 @@
+"""Editions of the course from one source: the solution edition (the committed notebooks) and
+the student edition, in which every exercise's solution is replaced by a stub.
+
+Cell tags in the percent scripts (``# %% tags=["solution"]``) drive it:
+
+- a ``solution`` code cell starts with ``# Exercise N: <what to do>``; in the student edition it
+  keeps that line, its imports, every function's signature and docstring (the body raises
+  ``NotImplementedError("Exercise N: <what to do>")``) and the names it assigns (set to ``None``,
+  followed by the same ``raise``), so the check that follows finds the names it needs;
+- a ``solution`` markdown cell (a model answer) is removed;
+- ``solution`` and ``check`` cells lose their outputs.
+
+Command line: ``python -m helpers.editions student [NOTEBOOK ...] [--out build/student]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import copy
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+from helpers.settings import PROJECT_ROOT, display_path
+
+SOLUTION, CHECK = "solution", "check"
+HEADER = re.compile(r"^#\s*Exercise\s+(\d+)\s*:\s*(.+?)\s*$")
+STUDENT_DIR = PROJECT_ROOT / "build" / "student"
+
+
+def tags(cell) -> list[str]:
+    return list(cell.get("metadata", {}).get("tags", []))
+
+
+def is_solution(cell) -> bool:
+    return SOLUTION in tags(cell)
+
+
+def is_check(cell) -> bool:
+    return CHECK in tags(cell)
+
+
+def exercise_header(source: str) -> tuple[int, str]:
+    """(N, what to do) from a solution cell's first line ``# Exercise N: <what to do>``."""
+    first = source.lstrip().splitlines()[0] if source.strip() else ""
+    match = HEADER.match(first)
+    if not match:
+        raise ValueError(f"A solution code cell must start with '# Exercise N: <what to do>', got {first!r}.")
+    return int(match.group(1)), match.group(2)
+
+
+def stub_source(source: str) -> str:
+    """The student's version of a solution cell: names and signatures kept, every solution line gone."""
+    number, what = exercise_header(source)
+    message = f"Exercise {number}: {what}"
+    raise_line = f"raise NotImplementedError({message!r})"
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as error:
+        raise ValueError(f"Exercise {number}: the solution cell is not valid Python ({error}).") from None
+    kept, names = [source.lstrip().splitlines()[0]], []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            kept.append(ast.get_source_segment(source, node))
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            kept.append(_function_stub(node, raise_line))
+        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.extend(name for target in targets for name in _assigned_names(target) if name not in names)
+    if names:
+        kept.extend([*(f"{name} = None" for name in names), raise_line])
+    return "\n\n".join(kept) + "\n"
+
+
+def _function_stub(node, raise_line: str) -> str:
+    stub = copy.deepcopy(node)
+    docstring = ast.get_docstring(node, clean=False)
+    body = [ast.Expr(ast.Constant(docstring))] if docstring is not None else []
+    stub.body = body + [ast.parse(raise_line).body[0]]
+    return ast.unparse(stub)
+
+
+def _assigned_names(target) -> list[str]:
+    if isinstance(target, ast.Name):
+        return [target.id]
+    if isinstance(target, (ast.Tuple, ast.List)):
+        return [name for element in target.elts for name in _assigned_names(element)]
+    if isinstance(target, ast.Starred):
+        return _assigned_names(target.value)
+    return []  # attributes and subscripts change existing objects: nothing to keep
+
+
+def student_edition(notebook):
+    """A copy of ``notebook`` with solutions stubbed, model answers removed, exercise outputs cleared."""
+    student = copy.deepcopy(notebook)
+    cells = []
+    for cell in student.cells:
+        if is_solution(cell) and cell.cell_type == "markdown":
+            continue
+        if is_solution(cell) and cell.cell_type == "code":
+            cell.source = stub_source(cell.source)
+        if cell.cell_type == "code" and (is_solution(cell) or is_check(cell)):
+            cell.outputs, cell.execution_count = [], None
+        cells.append(cell)
+    student.cells = cells
+    return student
+
+
+def without_solutions(notebook, drop_checks: bool = False):
+    """A copy of ``notebook`` without its solution cells (and without check cells if asked): for slides."""
+    shown = copy.deepcopy(notebook)
+    shown.cells = [cell for cell in shown.cells if not is_solution(cell) and not (drop_checks and is_check(cell))]
+    return shown
+
+
+def read_notebook(path):
+    """A course notebook from its .ipynb (with outputs) or, given a .py script, from the paired .ipynb."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Notebook not found: {display_path(path)}")
+    paired = path.with_suffix(".ipynb")
+    return jupytext.read(paired if paired.exists() else path)
+
+
+def write_student_editions(paths, out_dir=STUDENT_DIR) -> list[Path]:
+    """Write the student edition of every notebook in ``paths`` into ``out_dir``; return the files."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        target = out_dir / (Path(path).stem + ".ipynb")
+        try:
+            student = student_edition(read_notebook(path))
+        except ValueError as error:
+            raise ValueError(f"{display_path(path)}: {error}") from None
+        nbformat.write(student, target)
+        written.append(target)
+    return written
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers.editions", description=__doc__.split("\n\n")[0])
+    parser.add_argument("edition", choices=["student"], help="which edition to build")
+    parser.add_argument("notebooks", nargs="*", type=Path,
+                        help="notebooks (.ipynb or paired .py); default: every notebooks/NN_*.ipynb")
+    parser.add_argument("--out", type=Path, default=STUDENT_DIR, help="output folder (default: build/student)")
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    try:
+        written = write_student_editions(paths, args.out)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"student edition: {len(written)} notebook(s) in {display_path(args.out)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
