@@ -22,14 +22,17 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import importlib.metadata
 import inspect
+import sys
+from pathlib import Path
 
 import joblib
 import numpy as np
 import torch
 from torch import nn
 
-from helpers.settings import data_dir
+from helpers.settings import PROJECT_ROOT, data_dir
 
 
 def cache_dir():
@@ -67,8 +70,13 @@ def fingerprint(value, _seen=None):
         return (type(value).__name__, [fingerprint(item, _seen) for item in value])
     if isinstance(value, dict):
         return ("dict", [(fingerprint(k, _seen), fingerprint(v, _seen)) for k, v in value.items()])
+    if isinstance(value, type):  # a class: by name and its package's version
+        return ("type", *_library_key(value))
     if inspect.isfunction(value) or inspect.ismethod(value):
-        return _function_fingerprint(getattr(value, "__func__", value), _seen)
+        function = inspect.unwrap(getattr(value, "__func__", value))
+        if not _is_course_code(function):  # library code: its name and version, not its internals
+            return ("function", *_library_key(function))
+        return _function_fingerprint(function, _seen)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a Classifier: its fields
         fields = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
         return (type(value).__qualname__, fingerprint(fields, _seen))
@@ -80,7 +88,6 @@ def _function_fingerprint(func, seen):
     if id(func) in seen:  # recursion, or a helper already described
         return ("function", func.__qualname__)
     seen.add(id(func))
-    func = inspect.unwrap(func)
     try:
         variables = inspect.getclosurevars(func)
         reads = {**variables.globals, **variables.nonlocals}
@@ -89,6 +96,27 @@ def _function_fingerprint(func, seen):
     used = sorted((name, value) for name, value in reads.items() if not inspect.ismodule(value))
     return ("function", func.__qualname__, _source_hash(func),
             [(name, _hashable(func, name, fingerprint(value, seen))) for name, value in used])
+
+
+def _is_course_code(func) -> bool:
+    """True for functions of the course (helpers, tests, notebooks), whose source may change."""
+    if func.__module__ == "__main__":
+        return True
+    try:
+        path = Path(inspect.getsourcefile(func) or "").resolve()
+    except TypeError:  # built-in
+        return False
+    return PROJECT_ROOT in path.parents and ".venv" not in path.parts
+
+
+def _library_key(obj) -> tuple:
+    """(module, qualified name, version of its top-level package) for library code."""
+    module = getattr(obj, "__module__", None) or ""
+    try:
+        version = importlib.metadata.version(module.split(".")[0])
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        version = sys.version
+    return module, getattr(obj, "__qualname__", repr(obj)), version
 
 
 def _hashable(func, name, value):

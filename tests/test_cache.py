@@ -100,3 +100,19 @@ def test_a_global_that_cannot_be_hashed_is_a_clear_error():
 
     with pytest.raises(TypeError, match="uses_a_lock reads 'lock'.*pass it as an argument"):
         uses_a_lock(1)
+
+
+def test_library_functions_and_classes_are_keyed_by_name_and_version():
+    from torchvision.transforms.functional import gaussian_blur
+
+    from helpers.evaluation import blurred
+
+    @cached
+    def blur(x):
+        record_run()
+        return blurred(x) + gaussian_blur(x, [3, 3], [1.0, 1.0]) * 0  # reaches torchvision's internals
+
+    x = torch.rand(1, 3, 8, 8)
+    assert torch.equal(blur(x), blur(x))
+    assert runs() == 1
+    assert cache.fingerprint(nn.Linear)[0] == "type"
