@@ -63,6 +63,13 @@ def as_array(value, exercise: int, name: str = "your answer") -> np.ndarray:
 def check_close(answer, expected, *, exercise: int, what: str, rtol: float = 1e-4, atol: float = 1e-8,
                 hint: str = "") -> None:
     """``answer`` equals ``expected`` within ``rtol``/``atol`` (same shape); ``what`` names the quantity."""
+    assert_close(answer, expected, exercise=exercise, what=what, rtol=rtol, atol=atol, hint=hint)
+    passed(exercise, f"{what} is right (within {rtol:g} relative).")
+
+
+def assert_close(answer, expected, *, exercise: int, what: str, rtol: float = 1e-4, atol: float = 1e-8,
+                 hint: str = "") -> None:
+    """``check_close`` without the printed line: for checks built from several comparisons."""
     value = as_array(resolve(answer, exercise), exercise)
     target = as_array(expected, exercise)
     if value.shape != target.shape:
@@ -71,7 +78,6 @@ def check_close(answer, expected, *, exercise: int, what: str, rtol: float = 1e-
         worst = float(np.max(np.abs(value - target)))
         fail(exercise, f"{what} is off by up to {worst:.3g} (allowed: {rtol:g} relative). {_diagnose(value, target)} "
                        f"{hint}".strip())
-    passed(exercise, f"{what} is right (within {rtol:g} relative).")
 
 
 def check_function_matches(student_fn, reference_fn, *args, exercise: int, what: str, rtol: float = 1e-4,
@@ -173,8 +179,8 @@ def check_smoothgrad_no_noise(student_fn, model, x, target, *, exercise: int, n_
     plain = vanilla_gradient(model, x, target)
     scale = float(plain.abs().max()) or 1.0
     still = resolve(lambda: student_fn(model, x, target, n_samples, 0.0), exercise, "your SmoothGrad")
-    check_close(still, plain, exercise=exercise, what="SmoothGrad with noise_level=0 (it must equal the gradient)",
-                rtol=1e-4, atol=1e-5 * scale)
+    assert_close(still, plain, exercise=exercise, what="SmoothGrad with noise_level=0 (it must equal the gradient)",
+                 rtol=1e-4, atol=1e-5 * scale)
     noisy = as_array(resolve(lambda: student_fn(model, x, target, n_samples, 0.3), exercise), exercise)
     if np.allclose(noisy, as_array(plain, exercise), rtol=1e-6, atol=1e-7 * scale):
         fail(exercise, "with noise_level=0.3 your map equals the plain gradient: is the noise added to the input?")
@@ -242,3 +248,290 @@ def _diagnose(value: np.ndarray, target: np.ndarray) -> str:
             return (f"It is the expected result times {factor:.4g}: a normalisation is missing or extra "
                     f"(summed instead of averaged? a weight or a (x - x') factor?).")
     return ""
+
+
+# --------------------------------------------------------------------- notebook 02
+
+
+def check_left_riemann_ig(student_fn, model, x, target, *, baseline, n_steps: int = 8, exercise: int) -> None:
+    """``student_fn(model, x, target, baseline, n_steps)`` is IG with the left Riemann rule.
+
+    Compared with ``integrated_gradients(..., method="riemann_left")``; on a mismatch the hint
+    names the typical slip it matches: right-Riemann points, no (x - x') factor, a sum instead
+    of an average, the opposite sign, the black baseline instead of ``baseline``.
+    """
+    from helpers.attribution import ig_alphas_and_weights, integrated_gradients
+
+    answer = resolve(lambda: student_fn(model, x, target, baseline, n_steps), exercise,
+                     f"{getattr(student_fn, '__name__', 'your function')}(...)")
+    value = as_array(answer, exercise, "your attributions")
+    if value.shape != tuple(x.shape):
+        fail(exercise, f"expected attributions of the image's shape {tuple(x.shape)}, got {value.shape}.")
+    x_, targets, baseline_ = prepare_inputs(model, x, target, baseline)
+    alphas = torch.linspace(0, 1, n_steps + 1)  # left nodes: the first n_steps; right nodes: the last n_steps
+    grads = torch.cat([vanilla_gradient(model, baseline_ + a * (x_ - baseline_), targets) for a in alphas])
+    difference = (x_ - baseline_).double().cpu()
+    grads = grads.double().cpu()
+    left_mean, right_mean = grads[:-1].mean(dim=0, keepdim=True), grads[1:].mean(dim=0, keepdim=True)
+    expected = (difference * left_mean).numpy()
+    scale = float(np.abs(expected).max()) or 1.0
+
+    def same(candidate):
+        return np.allclose(value, np.asarray(candidate), rtol=1e-3, atol=1e-4 * scale)
+
+    if same(expected):
+        passed(exercise, f"your IG equals integrated_gradients(method='riemann_left') with n_steps={n_steps} "
+                         f"(nodes alpha = 0, 1/{n_steps}, ..., {n_steps - 1}/{n_steps}).")
+        return
+    slips = [
+        ((difference * right_mean).numpy(), f"it matches the RIGHT Riemann sum (points 1/{n_steps}, ..., 1). The left "
+                                            f"rule starts at alpha = 0 and stops one step before 1."),
+        (left_mean.numpy(), "it matches the average gradient along the path without the factor (x - x'): "
+                            "IG multiplies the averaged gradient by how far each pixel travelled."),
+        ((n_steps * difference * left_mean).numpy(), f"it is {n_steps} times too large: each of the {n_steps} "
+                                                     f"gradients has the weight 1/{n_steps} (an average, not a sum)."),
+        (-expected, "it has the opposite sign: the factor is (x - x'), not (x' - x)."),
+    ]
+    for candidate, hint in slips:
+        if same(candidate):
+            fail(exercise, f"your attributions differ from the left Riemann sum: {hint}")
+    if not torch.equal(baseline_, torch.zeros_like(baseline_)):
+        black = integrated_gradients(model, x_, targets, None, n_steps, "riemann_left").double().cpu().numpy()
+        if same(black):
+            fail(exercise, "your attributions differ from the left Riemann sum: they are IG from a BLACK baseline. "
+                           "Use the baseline argument for x' (in the path and in the factor x - x').")
+    worst = float(np.max(np.abs(value - expected)))
+    fail(exercise, f"your attributions differ from the left Riemann sum by up to {worst:.3g} (largest value "
+                   f"{scale:.3g}). Check the path points x' + alpha (x - x') with alpha = k / n_steps, "
+                   f"k = 0, ..., n_steps - 1, the weight 1/n_steps and the final factor (x - x'). "
+                   f"{_diagnose(value, expected)}".strip())
+
+
+# --------------------------------------------------------------------- notebook 04
+
+
+def check_smooth_ig(student_fn, model, x, target, *, n_samples: int = 2, n_steps: int = 8, exercise: int) -> None:
+    """``student_fn(model, x, target, n_samples, noise_level, n_steps)`` averages IG maps over noisy copies.
+
+    Verified: with ``noise_level=0`` it equals ``integrated_gradients(model, x, target,
+    n_steps=n_steps)`` (black baseline, trapezoid rule), so it averages rather than sums; with
+    noise the map changes but keeps the size of one IG map.
+    """
+    from helpers.attribution import integrated_gradients
+
+    name = f"{getattr(student_fn, '__name__', 'your function')}(...)"
+    reference = integrated_gradients(model, x, target, None, n_steps)
+    still = resolve(lambda: student_fn(model, x, target, n_samples, 0.0, n_steps), exercise, name)
+    scale = float(reference.abs().max()) or 1.0
+    still, plain = as_array(still, exercise), as_array(reference, exercise)
+    if still.shape != plain.shape:
+        fail(exercise, f"expected a map of the image's shape {plain.shape}, got {still.shape}.")
+    if not np.allclose(still, plain, rtol=1e-3, atol=1e-4 * scale):
+        fail(exercise, f"with noise_level=0 your map should equal integrated_gradients(model, x, target, "
+                       f"n_steps={n_steps}) but differs by up to {np.max(np.abs(still - plain)):.3g}. "
+                       f"{_diagnose(still, plain)} With no noise every copy is the image itself, so the average "
+                       f"of the IG maps is one IG map (black baseline, the default trapezoid rule).")
+    noisy = as_array(resolve(lambda: student_fn(model, x, target, n_samples, 0.2, n_steps), exercise, name), exercise)
+    if np.allclose(noisy, plain, rtol=1e-6, atol=1e-7 * scale):
+        fail(exercise, "with noise_level=0.2 your map equals plain IG: add the noise to the image before IG "
+                       "(sigma = noise_level times the image's value range).")
+    ratio = np.linalg.norm(noisy) / max(np.linalg.norm(plain), 1e-12)
+    if not 0.25 < ratio < 1.5 * n_samples ** 0.5 + 0.5:
+        fail(exercise, f"with noise your map is {ratio:.3g} times the size of one IG map: average the IG maps "
+                       f"(divide by n_samples), and scale the noise by noise_level times the value range.")
+    passed(exercise, f"SmoothGrad + IG: noise 0 gives IG with n_steps={n_steps}; with noise the map changes and "
+                     f"keeps the size of an average.")
+
+
+# --------------------------------------------------------------------- notebook 06
+
+
+def check_shap_predictions(student_fn, explainer, model, X, *, exercise: int) -> None:
+    """``student_fn(explainer, X)`` rebuilds ``model.predict(X)`` from TreeSHAP values (additivity).
+
+    Diagnosed: a missing base value, the mean instead of the sum, the base value added twice,
+    the sum over the wrong axis (one number per feature instead of one per row).
+    """
+    value = resolve(lambda: student_fn(explainer, X), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
+    rebuilt = as_array(value, exercise, "your predictions").reshape(-1) if np.ndim(value) else None
+    outputs = np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
+    if rebuilt is None or rebuilt.shape != outputs.shape:
+        shape = np.shape(value)
+        fail(exercise, f"expected one prediction per row of X ({outputs.size} numbers), got shape {shape}: "
+                       f"sum each row's SHAP values over the features, not over the patients.")
+    values = np.asarray(explainer.shap_values(X), dtype=np.float64)
+    base = float(np.ravel(explainer.expected_value)[0])
+    scale = max(float(np.abs(outputs).max()), 1e-12)
+    error = float(np.abs(rebuilt - outputs).max())
+    if error <= 1e-6 * scale:
+        passed(exercise, f"your predictions rebuilt from the SHAP values equal model.predict within {error:.2g} "
+                         f"for {outputs.size} patients (additivity).")
+        return
+    message = f"your numbers miss model.predict(X) by up to {error:.4g}."
+    close = lambda guess: np.allclose(rebuilt, guess, rtol=1e-6, atol=1e-6 * scale)  # noqa: E731
+    offset = rebuilt - outputs
+    if close(base + values.mean(axis=1)):
+        message += " Additivity adds up every feature's contribution; averaging shrinks them."
+    elif close(2 * base + values.sum(axis=1)):
+        message += " They are off by one constant: is the base value counted twice?"
+    elif np.allclose(offset, offset[0], rtol=0, atol=1e-6 * scale):
+        message += (f" They are off by the same constant ({offset[0]:.4g}) for every patient: what do the SHAP "
+                    f"values start from? (Read explainer.expected_value only after computing the values, or "
+                    f"use the base_values of explainer(X).)")
+    else:
+        message += " Compute the SHAP values of X with the explainer, then combine them with its expected value."
+    fail(exercise, message)
+
+
+def strongest_interaction_reference(interaction_values, features) -> tuple[str, str]:
+    """The pair of different features with the largest mean |SHAP interaction value| (sorted names)."""
+    strength = np.abs(np.asarray(interaction_values, dtype=np.float64)).mean(axis=0)
+    np.fill_diagonal(strength, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(strength)), strength.shape)
+    return tuple(sorted((str(features[i]), str(features[j]))))
+
+
+def check_strongest_interaction(student_fn, explainer, X, *, exercise: int) -> None:
+    """``student_fn(explainer, X)`` returns the two names of the most strongly interacting features.
+
+    Strength of a pair: the mean over the rows of X of |SHAP interaction value|. Diagnosed: a
+    feature paired with itself (the diagonal), signed values that cancel, one row only.
+    """
+    answer = resolve(lambda: student_fn(explainer, X), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
+    features = list(X.columns)
+    if (not isinstance(answer, (tuple, list)) or len(answer) != 2
+            or not all(isinstance(name, str) for name in answer)):
+        fail(exercise, f"return two feature names, e.g. ('{features[0]}', '{features[1]}'), got {answer!r}.")
+    unknown = [name for name in answer if name not in features]
+    if unknown:
+        fail(exercise, f"{', '.join(map(repr, unknown))} is not a column of X; the columns are {', '.join(features)}.")
+    interactions = np.asarray(explainer.shap_interaction_values(X), dtype=np.float64)
+    expected = strongest_interaction_reference(interactions, features)
+    pair = tuple(sorted(answer))
+    if pair == expected:
+        passed(exercise, f"{pair[0]} and {pair[1]} have the largest mean |interaction value| of all "
+                         f"{len(features) * (len(features) - 1) // 2} pairs.")
+        return
+    if pair[0] == pair[1]:
+        fail(exercise, f"you paired {pair[0]} with itself: the diagonal of the interaction matrix holds each "
+                       f"feature's main effect, not an interaction between two features.")
+    signed = np.asarray(interactions).mean(axis=0)
+    np.fill_diagonal(signed, -np.inf)
+    i, j = np.unravel_index(int(np.argmax(signed)), signed.shape)
+    if pair == tuple(sorted((features[i], features[j]))):
+        fail(exercise, "positive and negative interaction values cancel when averaged: a strong interaction "
+                       "can have either sign for different patients. Measure its size.")
+    if pair == strongest_interaction_reference(interactions[:1], features):
+        fail(exercise, "that is the strongest pair of the first patient only: average over all rows of X.")
+    fail(exercise, f"{pair[0]} and {pair[1]} are not the strongest pair. Average the size of the interaction "
+                   f"values over the patients, leave out the diagonal, and read off the row and column names.")
+
+
+# --------------------------------------------------------------------- notebook 05
+
+
+def reference_sampled_additivity(sample_sums, f_x, f_background):
+    """(gap, standard error) of a sampled additivity check: mean(sums) - (f_x - mean f_background), s.e. of the mean."""
+    sums = np.asarray(sample_sums, dtype=np.float64).reshape(-1)
+    gap = sums.mean() - (float(f_x) - np.asarray(f_background, dtype=np.float64).mean())
+    return np.array([gap, sums.std(ddof=1) / np.sqrt(len(sums))])
+
+
+def check_sampled_additivity(student_fn, sample_sums, f_x, f_background, *, exercise: int) -> None:
+    """``student_fn(sample_sums, f_x, f_background)`` returns (gap, standard error) as the reference does."""
+    value = as_array(resolve(lambda: student_fn(sample_sums, f_x, f_background), exercise,
+                             "sampled_additivity(...)"), exercise).reshape(-1)
+    if value.shape != (2,):
+        fail(exercise, f"return two numbers, (gap, standard_error); got {value.size} value(s).")
+    gap, error = reference_sampled_additivity(sample_sums, f_x, f_background)
+    sums = np.asarray(sample_sums, dtype=np.float64).reshape(-1)
+    n, target = len(sums), float(f_x) - float(np.mean(f_background))
+    if not np.isclose(value[0], gap, rtol=1e-6, atol=1e-9):
+        if np.isclose(value[0], -gap, rtol=1e-6, atol=1e-9):
+            fail(exercise, "the gap has the wrong sign: gap = estimate - target, with target = f_x - mean(f_background).")
+        if np.isclose(value[0], sums.mean() - float(f_x), rtol=1e-6, atol=1e-9):
+            fail(exercise, "the gap ignores the background: the target is f(x) minus the *average* background output.")
+        if np.isclose(value[0], sums.sum() - target, rtol=1e-6, atol=1e-9):
+            fail(exercise, "the estimate is the mean of the per-sample sums, not their total.")
+        fail(exercise, f"gap {value[0]:.4g} does not match: estimate = mean of the sample sums, target = f_x - "
+                       f"mean(f_background).")
+    if not np.isclose(value[1], error, rtol=1e-6, atol=1e-12):
+        for wrong, hint in ((sums.std(ddof=1) / n, "divide the standard deviation by sqrt(n), not by n"),
+                            (sums.std(ddof=0) / np.sqrt(n), "use the sample standard deviation (ddof=1)"),
+                            (sums.std(ddof=1), "that is the spread of one sample; the mean's error is smaller")):
+            if np.isclose(value[1], wrong, rtol=1e-6, atol=1e-12):
+                fail(exercise, f"standard error {value[1]:.4g} is not the standard error of the mean: {hint}.")
+        fail(exercise, f"standard error {value[1]:.4g} does not match the standard error of the mean of {n} samples.")
+    passed(exercise, f"gap {gap:.4g} and standard error {error:.4g} of the sampled additivity check "
+                     f"({abs(gap) / error if error else float('inf'):.1f} standard errors).")
+
+
+# --------------------------------------------------------------------- notebook 08
+
+
+def check_gradcam_by_hand(student_fn, model, layer, x, target, *, exercise: int) -> None:
+    """``student_fn(model, layer, x, target)`` is Grad-CAM at the layer's resolution, (1, 1, h, w),
+    as Captum's ``LayerGradCam(model, layer).attribute(x, target, relu_attributions=True)``."""
+    from captum.attr import LayerGradCam
+
+    value = resolve(lambda: student_fn(model, layer, x, target), exercise, "gradcam_by_hand(...)")
+    if not isinstance(value, torch.Tensor):
+        fail(exercise, f"return a torch.Tensor, got {type(value).__name__}.")
+    expected = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True).detach()
+    value = value.detach().to(expected.device, expected.dtype)
+    if tuple(value.shape) != tuple(expected.shape):
+        fail(exercise, f"expected shape {tuple(expected.shape)} (one channel at the layer's resolution), got "
+                       f"{tuple(value.shape)}: sum the weighted channels with keepdim=True and do not upsample.")
+    if float(value.min()) < 0:
+        fail(exercise, "the map has negative values: Grad-CAM keeps only the positive part of the weighted sum.")
+    scale = float(expected.abs().max()) or 1.0
+    if not torch.allclose(value, expected, rtol=1e-3, atol=1e-4 * scale):
+        hint = _diagnose(value.cpu().double().numpy(), expected.cpu().double().numpy())
+        worst = float((value - expected).abs().max())
+        fail(exercise, f"the map differs from Captum's LayerGradCam by up to {worst:.3g} (largest value "
+                       f"{scale:.3g}). {hint} Each channel's weight is the *mean* of its gradient over the "
+                       f"spatial positions, and the gradient is taken of the class score, not of the probability."
+                       .strip())
+    passed(exercise, f"Grad-CAM by hand equals Captum's LayerGradCam, shape {tuple(expected.shape)}.")
+
+
+def check_guided_backprop_closed_form(student_fn, *, exercise: int, trials: int = 3) -> None:
+    """``student_fn(W1, W2, x, c)`` equals Captum's GuidedBackprop on f(x) = W2 relu(W1 x), on random nets."""
+    from captum.attr import GuidedBackprop
+    from torch import nn
+
+    generator = torch.Generator().manual_seed(8)
+    for trial in range(trials):
+        W1 = torch.randn(16, 6, generator=generator)
+        W2 = torch.randn(4, 16, generator=generator)
+        x = torch.randn(6, generator=generator)
+        net = nn.Sequential(nn.Linear(6, 16, bias=False), nn.ReLU(), nn.Linear(16, 4, bias=False))
+        with torch.no_grad():
+            net[0].weight.copy_(W1)
+            net[2].weight.copy_(W2)
+        for c in range(4):
+            import warnings
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = GuidedBackprop(net).attribute(x[None].clone(), target=c)[0].detach()
+            value = resolve(lambda: student_fn(W1.clone(), W2.clone(), x.clone(), c), exercise,
+                            "guided_backprop_closed_form(...)")
+            value = torch.as_tensor(as_array(value, exercise), dtype=torch.float32).flatten()
+            if value.shape != expected.shape:
+                fail(exercise, f"expected a vector of x's length {tuple(expected.shape)}, got {tuple(value.shape)}: "
+                               f"the map lives in input space (multiply by W1 transposed at the end).")
+            if torch.allclose(value, expected, rtol=1e-4, atol=1e-5):
+                continue
+            active = (W1 @ x > 0).float()
+            if torch.allclose(value, W1.T @ (active * W2[c]), rtol=1e-4, atol=1e-5):
+                fail(exercise, "that is the plain gradient. The guided rule also stops negative signals on the "
+                               "way back through the ReLU: which factor can be negative there?")
+            if torch.allclose(value, W1.T @ W2[c].clamp(min=0), rtol=1e-4, atol=1e-5):
+                fail(exercise, "the units that are off for this x (W1 x <= 0) must pass nothing back, as in the "
+                               "ordinary gradient of a ReLU.")
+            fail(exercise, f"for class {c} of random net {trial + 1} the map differs from Captum's GuidedBackprop "
+                           f"by up to {float((value - expected).abs().max()):.3g}. "
+                           f"{_diagnose(value.double().numpy(), expected.double().numpy())} Go backwards: "
+                           f"d f_c / d hidden = W2[c]; at the ReLU, keep it where the unit is on *and* the signal "
+                           f"is positive; then map to the input with W1.".strip())
+    passed(exercise, f"the closed form equals Captum's GuidedBackprop on {trials} random networks x 4 classes.")
