@@ -25,6 +25,7 @@ from helpers.models import load_classifier
 N_STEPS = 50
 N_SAMPLES = 50
 MEMORY_STEPS = (50, 300, 1000)
+PIPELINE_IMAGES, PIPELINE_STEPS = 3, 32  # pipeline vs its cost floor; steps: a multiple of DEFAULT_BATCH
 PAIRED_REPEATS = 7  # paired_seconds
 
 
@@ -117,6 +118,7 @@ def measure() -> list[tuple[str, str, str, str]]:
         rows.append((f"peak RSS, IG n_steps {n_steps} (default batch {DEFAULT_BATCH})", f"{peak:.0f} MB", goal,
                      _verdict(peak < 2048) if goal else ""))
 
+    rows.append(measure_pipeline())
     sigma = 0.15 * float(x.max() - x.min())
     noise_tunnel = NoiseTunnel(Saliency(model))
     ours_sg, captum_sg, ratio = paired_seconds(
@@ -126,6 +128,35 @@ def measure() -> list[tuple[str, str, str, str]]:
     rows.append((f"SmoothGrad time, hand-written / NoiseTunnel(Saliency) ({N_SAMPLES} samples, batch {DEFAULT_BATCH})",
                  f"{ours_sg:.2f} s / {captum_sg:.2f} s = {ratio:.2f}", "", ""))
     return rows
+
+
+def measure_pipeline(classifier=None) -> tuple[str, str, str, str]:
+    """The streaming pipeline (figures off) against its floor: n_steps x the raw batched forward+backward."""
+    import tempfile
+
+    from helpers.explain import Options
+    from helpers.pipeline import explain_stream, make_image_folder
+
+    classifier = classifier or load_classifier("efficientnet_lite0")
+    model, options = classifier.model, Options("ig", PIPELINE_STEPS, figures="none")
+    batch = torch.rand(DEFAULT_BATCH, 3, 224, 224)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = make_image_folder(f"{tmp}/images", PIPELINE_IMAGES, size=224)
+
+        def pipeline():
+            for _ in explain_stream([folder], f"{tmp}/out", classifier, options, progress=False):
+                pass
+
+        def floor():  # n_steps path points per image, DEFAULT_BATCH at a time
+            for _ in range(PIPELINE_IMAGES * PIPELINE_STEPS // DEFAULT_BATCH):
+                inputs = batch.clone().requires_grad_(True)
+                torch.autograd.grad(model(inputs)[:, 0].sum(), inputs)
+
+        ours, cost_floor, ratio = paired_seconds(pipeline, floor, repeats=3)
+    return (f"pipeline s/image, figures none / n_steps x raw fwd+bwd (IG {PIPELINE_STEPS} steps, "
+            f"{PIPELINE_IMAGES} images, 2 workers)",
+            f"{ours / PIPELINE_IMAGES:.2f} s / {cost_floor / PIPELINE_IMAGES:.2f} s = {ratio:.2f} "
+            f"({PIPELINE_IMAGES / ours:.2f} images/s)", "<= 1.15", _verdict(ratio <= 1.15))
 
 
 def _verdict(ok: bool) -> str:
@@ -149,13 +180,14 @@ HEADER = ("measurement (EfficientNet-Lite0, 1 image 224x224, CPU)", "result", "g
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__)
     parser.add_argument("--peak-rss", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--pipeline", action="store_true", help="measure only the batch pipeline (notebook 03)")
     args = parser.parse_args(argv)
     if args.peak_rss is not None:
         _child_peak_rss(args.peak_rss)
         return 0
     print(f"machine: {machine()}")
     start = time.time()
-    print_table(measure())
+    print_table([measure_pipeline()] if args.pipeline else measure())
     print(f"(measured in {time.time() - start:.0f} s; each pair timed alternately {PAIRED_REPEATS} times after a "
           f"warm-up: medians of the times and of the ratios)")
     return 0

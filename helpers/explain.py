@@ -1,6 +1,9 @@
-"""Batch explanations: many images in, one figure per image and a summary.csv out.
+"""Batch explanations: many images in, one figure (and/or map) per image and a summary.csv out.
 
-Command line (``python -m helpers.explain --help``)::
+One image is explained by ``explain_input``; ``helpers.pipeline`` streams a directory tree
+of any size through it (DataLoader workers, resumable ``summary.csv``) and
+``helpers.ray_engine`` runs the same function on Ray Data. Command line
+(``python -m helpers.explain --help``)::
 
     python -m helpers.explain photos/ cat.jpg --model mobilenet_v3_large --method ig --n-steps 50 --out build/explain
 """
@@ -8,9 +11,11 @@ Command line (``python -m helpers.explain --help``)::
 from __future__ import annotations
 
 import argparse
-import csv
+import hashlib
+import os
 import sys
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import matplotlib
@@ -19,24 +24,19 @@ if __name__ == "__main__":
     matplotlib.use("Agg")  # the command line only writes files
 
 import matplotlib.pyplot as plt
-from tqdm.auto import tqdm
+import numpy as np
+import torch
 
-from helpers.attribution import DEFAULT_BATCH, check_count, completeness_gap, integrated_gradients, smoothgrad, vanilla_gradient
-from helpers.images import list_images, load_image
-from helpers.models import MODEL_NAMES, Classifier, load_classifier
+from helpers.attribution import DEFAULT_BATCH, check_count, integrated_gradients, smoothgrad, vanilla_gradient
+from helpers.models import MODEL_NAMES, Classifier
+from helpers.settings import display_path
 from helpers.visualize import plot_explanation
 
 METHODS = {"ig": "Integrated Gradients", "saliency": "Saliency (gradient)", "smoothgrad": "SmoothGrad"}
-SUMMARY_FIELDS = ["file", "top1_label", "confidence", "convergence_delta", "seconds", "figure", "error"]
-
-
-def expand_inputs(inputs) -> list[Path]:
-    """Files as given, folders replaced by the image files they contain (sorted)."""
-    paths = []
-    for item in inputs:
-        item = Path(item).expanduser()
-        paths.extend(list_images(item) if item.is_dir() else [item])
-    return paths
+FIGURE_MODES = ("all", "none")
+GAP_THRESHOLD = 0.01  # the course's bar for IG (notebook 07): completeness gap < 1% of |F(x) - F(x')|
+SUMMARY_FIELDS = ["file", "top1_label", "top1_index", "confidence", "completeness_gap", "convergence_delta",
+                  "seconds", "figure", "map", "error"]
 
 
 def check_method(method: str) -> str:
@@ -46,73 +46,137 @@ def check_method(method: str) -> str:
     return method
 
 
+@dataclass(frozen=True)
+class Options:
+    """What is computed for each image (``n_steps``: IG steps or SmoothGrad samples) and what is written."""
+
+    method: str = "ig"
+    n_steps: int = 50
+    internal_batch_size: int | None = None
+    figures: str = "all"
+    save_maps: bool = False
+
+    def __post_init__(self):
+        check_method(self.method)
+        check_count(self.n_steps, "n_steps")
+        if self.internal_batch_size is not None:
+            check_count(self.internal_batch_size, "internal_batch_size")
+        if self.figures not in FIGURE_MODES:
+            raise ValueError(f"figures must be one of {', '.join(FIGURE_MODES)}, got {self.figures!r}.")
+
+    def settings(self, classifier: Classifier) -> dict:
+        """Everything the maps depend on: the key under which a run can be resumed."""
+        computed = {k: v for k, v in asdict(self).items() if k in ("method", "n_steps")}
+        rule = {"ig": "riemann_trapezoid, black baseline", "smoothgrad": "noise 0.15, seed 0", "saliency": ""}
+        return {"model": classifier.name, "weights": Path(classifier.weights).name, **computed,
+                "details": rule[self.method]}
+
+
+# --------------------------------------------------------------------------- one image
+
+
+@dataclass
+class Explanation:
+    attribution: torch.Tensor  # (1, C, H, W), signed
+    top3: list  # (label, probability, class index)
+    delta: float | None = None  # IG: |sum(attribution) - (F(x) - F(x'))|, in logits
+    relative_gap: float | None = None  # IG: delta / |F(x) - F(x')|
+
+
 def explain_image(classifier: Classifier, image, method: str = "ig", n_steps: int = 50,
-                  internal_batch_size: int | None = None):
-    """Explain the top-1 class of one PIL image: (input, attribution, top-3, convergence delta)."""
+                  internal_batch_size: int | None = None) -> Explanation:
+    """Explain the top-1 class of one image (PIL image or preprocessed (1, C, H, W) tensor)."""
     check_method(method)
-    x = classifier.input_batch(image)
-    top3 = classifier.top_k(x, k=3)
+    model = classifier.model
+    x = image.to(classifier.device) if isinstance(image, torch.Tensor) else classifier.input_batch(image)
+    with torch.no_grad():
+        logits = model(torch.cat([x, torch.zeros_like(x)]))  # the image and IG's black baseline
+    probs, indices = torch.softmax(logits[0], dim=0).topk(3)
+    top3 = [(classifier.categories[i], float(p), int(i)) for p, i in zip(probs, indices)]
     target = top3[0][2]
-    delta = None
-    if method == "ig":
-        attribution = integrated_gradients(classifier.model, x, target, n_steps=n_steps,
-                                           internal_batch_size=internal_batch_size)
-        delta = completeness_gap(classifier.model, x, target, attribution).item()
-    elif method == "smoothgrad":
-        attribution = smoothgrad(classifier.model, x, target, n_samples=n_steps, batch_size=internal_batch_size, seed=0)
-    else:
-        attribution = vanilla_gradient(classifier.model, x, target)
-    return x, attribution, top3, delta
+    if method == "saliency":
+        return Explanation(vanilla_gradient(model, x, target), top3)
+    if method == "smoothgrad":
+        return Explanation(smoothgrad(model, x, target, n_samples=n_steps, batch_size=internal_batch_size, seed=0),
+                           top3)
+    attribution = integrated_gradients(model, x, target, n_steps=n_steps, internal_batch_size=internal_batch_size)
+    change = float(logits[0, target] - logits[1, target])  # F(x) - F(x')
+    delta = abs(float(attribution.sum()) - change)
+    return Explanation(attribution, top3, delta, delta / abs(change) if change else float("inf"))
+
+
+def output_name(path) -> str:
+    """A file name stem unique to ``path``: ``a/cat.jpg`` and ``b/cat.jpg`` or ``cat.png`` never collide."""
+    path = str(path)
+    digest = hashlib.sha1(path.encode()).hexdigest()[:8]
+    name = Path(path).name.replace(".", "_")
+    return f"{name}-{digest}"
+
+
+def explain_input(classifier: Classifier, item, out_dir, options: Options) -> dict:
+    """Explain one decoded input ``(file, x or None, error)``; write its figure/map; return its summary row."""
+    file, x, error = item
+    row = dict.fromkeys(SUMMARY_FIELDS, "")
+    row["file"] = file
+    if x is None:
+        row["error"] = error
+        return row
+    start = time.perf_counter()
+    x = x.unsqueeze(0) if x.dim() == 3 else x
+    result = explain_image(classifier, x, options.method, options.n_steps, options.internal_batch_size)
+    stem = f"{output_name(file)}_{options.method}"
+    row.update(top1_label=result.top3[0][0], top1_index=str(result.top3[0][2]), confidence=f"{result.top3[0][1]:.4f}")
+    if result.delta is not None:
+        row.update(completeness_gap=f"{result.relative_gap:.4g}", convergence_delta=f"{result.delta:.4g}")
+    if options.save_maps:
+        row["map"] = _write_map(result.attribution, Path(out_dir), f"maps/{stem}.npy")
+    if options.figures == "all":
+        row["figure"] = _write_figure(x, result, Path(out_dir), f"figures/{stem}.png", file, options.method)
+    row["seconds"] = f"{time.perf_counter() - start:.2f}"
+    return row
+
+
+def _atomic_target(out_dir: Path, relative: str) -> tuple[Path, Path]:
+    """(final path, temporary path beside it): written, then renamed, so a kill never leaves half a file."""
+    final = out_dir / relative
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return final, final.with_name(f".{final.stem}.{os.getpid()}.tmp{final.suffix}")
+
+
+def _write_map(attribution, out_dir: Path, relative: str) -> str:
+    final, temporary = _atomic_target(out_dir, relative)
+    np.save(temporary, attribution[0].detach().cpu().numpy().astype(np.float16))
+    os.replace(temporary, final)
+    return relative
+
+
+def _write_figure(x, result: Explanation, out_dir: Path, relative: str, file: str, method: str) -> str:
+    predictions = " | ".join(f"{label} {p:.1%}" for label, p, _ in result.top3)
+    title = f"{Path(file).name}: {METHODS[method]} for '{result.top3[0][0]}'\ntop-3: {predictions}"
+    fig = plot_explanation(x, result.attribution, title, sign="all" if method == "ig" else "absolute_value")
+    final, temporary = _atomic_target(out_dir, relative)
+    fig.savefig(temporary, dpi=100)
+    plt.close(fig)
+    os.replace(temporary, final)
+    return relative
 
 
 def explain_files(inputs, out_dir, model: str | Classifier = "mobilenet_v3_large", method: str = "ig",
-                  n_steps: int = 50, internal_batch_size: int | None = None, progress: bool = True) -> list[dict]:
-    """Explain every image in ``inputs`` (files and folders); write figures and ``summary.csv``.
+                  n_steps: int = 50, internal_batch_size: int | None = None, progress: bool = True,
+                  **pipeline) -> list[dict]:
+    """Explain every image in ``inputs`` (files and folders, recursively); write figures and ``summary.csv``.
 
-    A bad file is recorded in the summary with its error and the batch goes on. Images are
-    processed one at a time and every figure is closed, so memory does not grow with the
-    number of images. Returns the summary rows.
+    A bad file is recorded in the summary with its error and the batch goes on. The
+    summary rows are returned (for a very large data set, iterate
+    ``helpers.pipeline.explain_stream`` instead: it keeps nothing). ``pipeline`` takes the
+    keywords of ``explain_stream``: ``figures``, ``save_maps``, ``resume``, ``workers``,
+    ``engine``, ``address``.
     """
-    n_steps = check_count(n_steps, "n_steps")
-    check_method(method)
-    classifier = model if isinstance(model, Classifier) else load_classifier(model)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    rows = []
-    with open(out_dir / "summary.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=SUMMARY_FIELDS)
-        writer.writeheader()
-        for path in tqdm(expand_inputs(inputs), desc="explaining", unit="image", disable=not progress):
-            row = _explain_one(classifier, path, out_dir, method, n_steps, internal_batch_size)
-            writer.writerow(row)
-            handle.flush()
-            rows.append(row)
-    return rows
+    from helpers.pipeline import explain_stream
 
-
-def _explain_one(classifier, path, out_dir, method, n_steps, internal_batch_size) -> dict:
-    start = time.perf_counter()
-    row = dict.fromkeys(SUMMARY_FIELDS, "")
-    row["file"] = str(path)
-    try:
-        image = load_image(path)
-        x, attribution, top3, delta = explain_image(classifier, image, method, n_steps, internal_batch_size)
-    except (ValueError, OSError) as error:
-        row["error"] = str(error)
-        row["seconds"] = f"{time.perf_counter() - start:.2f}"
-        return row
-    predictions = " | ".join(f"{label} {p:.1%}" for label, p, _ in top3)
-    title = f"{path.name}: {METHODS[method]} for '{top3[0][0]}'\ntop-3: {predictions}"
-    fig = plot_explanation(x, attribution, title, sign="all" if method == "ig" else "absolute_value")
-    figure = out_dir / f"{path.stem}_{method}.png"
-    fig.savefig(figure, dpi=100)
-    plt.close(fig)
-    row.update(
-        top1_label=top3[0][0], confidence=f"{top3[0][1]:.4f}",
-        convergence_delta="" if delta is None else f"{delta:.4g}",
-        seconds=f"{time.perf_counter() - start:.2f}", figure=str(figure),
-    )
-    return row
+    options = Options(method, n_steps, internal_batch_size, pipeline.pop("figures", "all"),
+                      pipeline.pop("save_maps", False))
+    return list(explain_stream(inputs, out_dir, model, options, progress=progress, **pipeline))
 
 
 # --------------------------------------------------------------------------- command line
@@ -130,6 +194,13 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
 
 
+def _count(text: str) -> int:
+    try:
+        return check_count(int(text), "workers", minimum=0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrors(
         prog="python -m helpers.explain",
@@ -137,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
                     "figure per image (image | attribution | overlay, top-3 predictions) and summary.csv.",
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
-                        help="image files and/or folders (folders: every jpg/png/webp/bmp/gif/tif file inside)")
+                        help="image files and/or folders (folders: every jpg/png/webp/bmp/gif/tif file in the "
+                             "whole tree, read lazily)")
     parser.add_argument("--model", default="mobilenet_v3_large", choices=MODEL_NAMES,
                         help="classifier to explain (default: %(default)s; offline it falls back to efficientnet_lite0)")
     parser.add_argument("--method", default="ig", choices=list(METHODS),
@@ -148,18 +220,47 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=_positive_int, default=None,
                         help=f"path points / noisy copies per forward pass; bounds memory (default: {DEFAULT_BATCH})")
     parser.add_argument("--out", default="build/explain", type=Path,
-                        help="output folder for figures and summary.csv (default: %(default)s)")
+                        help="output folder for figures/, maps/, summary.csv and run.json (default: %(default)s)")
+    parser.add_argument("--figures", default="all", choices=FIGURE_MODES,
+                        help="draw one figure per image, or none (default: %(default)s)")
+    parser.add_argument("--save-maps", action="store_true",
+                        help="save each attribution map as float16 .npy in OUT/maps/ (column 'map' of summary.csv)")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the files already in OUT/summary.csv (same model, method and settings, "
+                             "checked against OUT/run.json) and append the others")
+    parser.add_argument("--workers", type=_count, default=None,
+                        help="local engine: DataLoader processes that read and decode images (default: 2; "
+                             "0 = in the main process)")
+    parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                        help="local = this process + DataLoader workers; ray = Ray Data actors "
+                             "(needs pip install -e '.[scale]') (default: %(default)s)")
+    parser.add_argument("--address", default=None,
+                        help="--engine ray: address of a running Ray cluster, e.g. 10.0.0.5:6379 or auto "
+                             "(default: start a local Ray instance)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
 
 def main(argv=None) -> int:
+    from helpers.pipeline import EngineError, explain_stream
+
     args = build_parser().parse_args(argv)
-    rows = explain_files(args.inputs, args.out, args.model, args.method, args.n_steps, args.batch_size,
-                         progress=not args.quiet)
-    failed = sum(1 for row in rows if row["error"])
-    print(f"{len(rows) - failed} image(s) explained, {failed} failed; summary: {args.out / 'summary.csv'}")
-    return 1 if rows and failed == len(rows) else 0
+    if args.address and args.engine != "ray":
+        print("python -m helpers.explain: error: --address needs --engine ray", file=sys.stderr)
+        return 2
+    options = Options(args.method, args.n_steps, args.batch_size, args.figures, args.save_maps)
+    explained = failed = 0
+    try:
+        for row in explain_stream(args.inputs, args.out, args.model, options, resume=args.resume,
+                                  workers=args.workers, engine=args.engine, address=args.address,
+                                  progress=not args.quiet):
+            failed += bool(row["error"])
+            explained += not row["error"]
+    except (EngineError, ValueError) as error:
+        print(f"python -m helpers.explain: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{explained} image(s) explained, {failed} failed; summary: {display_path(args.out / 'summary.csv')}")
+    return 1 if failed and not explained else 0
 
 
 if __name__ == "__main__":

@@ -16,19 +16,26 @@
 # %% [markdown]
 # # 01 · A small CNN and four ways to explain it
 #
+# [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/01_cifar_cnn_captum.ipynb)
+#
+# *Run time on a 2-core CPU, full mode: training 76 s on an idle machine, every other cell
+# under 5 s; a second run loads the checkpoint (0.1 s) instead of training. Quick mode: about
+# 70 s. The run stored here shared the machine with other jobs, hence the longer training
+# time printed in section 3.*
+#
 # **What you will learn**
 #
 # - how to train the small convolutional network of the classic PyTorch CIFAR-10 tutorial
 #   (two convolutions, three fully connected layers) and measure it honestly, overall and per class;
 # - four attribution methods from [Captum](https://captum.ai): **Saliency**, **Integrated
-#   Gradients (IG)**, **IG + SmoothGrad** (`NoiseTunnel`) and **DeepLift**, and what each of
-#   them computes;
-# - how to read attribution maps laid over the images, for correct *and* wrong predictions;
+#   Gradients (IG)**, **IG + SmoothGrad** (`NoiseTunnel`) and **DeepLift**, and what each computes;
+# - how the **baseline** of IG and DeepLift decides what they can see;
 # - IG's **convergence delta**, a built-in check of how well IG's integral was approximated.
-#
+
+# %% [markdown]
 # **Before you start:** run `make lab` from the project root (it installs everything the first
-# time). All settings are in the *Knobs* cell below. The notebook runs in about two minutes on
-# a laptop CPU.
+# time). All settings are in the *Knobs* cell below. The first run trains the network and saves
+# a checkpoint; later runs with the same settings load it (`USE_PRETRAINED_MODEL = "auto"`).
 #
 # > **Offline note.** The notebook asks for CIFAR-10. When CIFAR-10 cannot be downloaded (no
 # > internet, or `COURSE_OFFLINE=1`), the course falls back to **Fashion-MNIST** (photos of
@@ -36,15 +43,26 @@
 # > notice says so, and every number below is measured on the data set actually used.
 
 # %%
+# Google Colab only (detected, not assumed): fetch the course and install its requirements.
+import os, subprocess, sys  # noqa: E401
+
+if "google.colab" in sys.modules:
+    COURSE = "/content/explaining-vision-models"
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "--depth=1", "https://github.com/explaining-vision-models/explaining-vision-models.git", COURSE], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{COURSE}/requirements.txt"], check=True)
+    os.chdir(f"{COURSE}/notebooks")
+    sys.path.insert(0, COURSE)
+
 import time
 import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 from captum.attr import DeepLift, IntegratedGradients, NoiseTunnel, Saliency
 from torch.utils.data import DataLoader, Subset
-from tqdm.auto import tqdm
 
 from helpers import settings
 from helpers.data import load_cifar10
@@ -64,7 +82,9 @@ print(settings.describe())
 # %%
 from helpers.settings import knob
 
-USE_PRETRAINED_MODEL = False  # True: load the checkpoint saved by an earlier run instead of training
+# "auto": load the checkpoint if one was trained with exactly these settings, train otherwise;
+# True: always load (error if it is missing or was trained otherwise); False: always train.
+USE_PRETRAINED_MODEL = "auto"
 EPOCHS = knob(full=4, quick=1)  # passes over the training set
 TRAIN_SUBSET = knob(full=None, quick=6000)  # None = all training images
 BATCH_SIZE = 32
@@ -73,6 +93,8 @@ N_CORRECT, N_WRONG = 3, 2  # test images to explain: correctly and wrongly class
 IG_STEPS = knob(full=200, quick=20)  # integration steps of Integrated Gradients
 NT_SAMPLES = knob(full=50, quick=8)  # noisy copies for SmoothGrad
 NT_STDEV = 0.15  # noise standard deviation (images are in [0, 1])
+GRAY = 0.5  # the non-black baseline of section 6: a uniform mid-gray image
+TOP_FRACTION = 0.1  # section 7: agreement of the methods on their top 10% pixels
 SEED = 0
 CHECKPOINT = settings.data_dir() / knob(full="cifar_cnn.pt", quick="cifar_cnn_quick.pt")
 
@@ -120,18 +142,25 @@ print(model)
 print(f"trainable parameters: {sum(p.numel() for p in model.parameters()):,}")
 
 # %% [markdown]
-# ## 3. Training (or loading a checkpoint)
-# Cross-entropy loss, SGD with momentum. With `USE_PRETRAINED_MODEL = True` the checkpoint
-# of an earlier run is loaded instead; it records which data set it was trained on.
+# ## 3. Training (or loading the checkpoint)
+# Cross-entropy loss, SGD with momentum, one progress bar per epoch. The checkpoint records
+# the data set and every training setting; with `USE_PRETRAINED_MODEL = "auto"` a second run
+# with the same settings loads it instead of training again (a second or so instead of a
+# minute or more on a CPU).
 
 # %%
+TRAINING = {"dataset": dataset.name, "epochs": EPOCHS, "train_subset": TRAIN_SUBSET,
+            "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": SEED}
+
+
 def train(model, data, epochs):
+    """Train ``model`` in place with SGD; return it in eval mode and the loss of every batch."""
     loader = DataLoader(data, batch_size=BATCH_SIZE, shuffle=True)
     optimizer = torch.optim.SGD(model.parameters(), lr=LEARNING_RATE, momentum=0.9)
     losses = []
     model.train()
     for epoch in range(epochs):
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{epochs}", mininterval=1)
+        bar = settings.progress(loader, desc=f"epoch {epoch + 1}/{epochs}", mininterval=1)
         for images, labels in bar:
             optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(model(images.to(device)), labels.to(device))
@@ -143,12 +172,25 @@ def train(model, data, epochs):
     return model.eval(), losses
 
 
-if USE_PRETRAINED_MODEL:
+def should_load(path, choice, training):
+    """True to load the checkpoint at ``path``, False to train (``choice``: "auto", True, False)."""
+    if choice not in ("auto", True, False):
+        raise ValueError(f'USE_PRETRAINED_MODEL must be "auto", True or False, not {choice!r}.')
+    if choice is False or (choice == "auto" and not path.is_file()):
+        return False
+    saved = load_cifar_cnn(path)[1].get("training")
+    if saved != training and choice is True:
+        raise ValueError(f"{settings.display_path(path)} was trained with {saved}, not with {training}: "
+                         'set USE_PRETRAINED_MODEL = "auto" or False to train again.')
+    return saved == training
+
+
+trained = not should_load(CHECKPOINT, USE_PRETRAINED_MODEL, TRAINING)
+if not trained:
     model, meta = load_cifar_cnn(CHECKPOINT)
     model = model.to(device)
-    if meta["dataset"] != dataset.name:
-        raise ValueError(f"{CHECKPOINT} was trained on {meta['dataset']}, but the data set now is {dataset.name}.")
-    print(f"loaded {CHECKPOINT} (trained on {meta['dataset']}, test accuracy {meta['accuracy']:.1%})")
+    print(f"loaded {settings.display_path(CHECKPOINT)} (trained on {meta['dataset']}, "
+          f"test accuracy {meta['accuracy']:.1%}); set USE_PRETRAINED_MODEL = False to train again")
 else:
     train_data = dataset.train if TRAIN_SUBSET is None else Subset(dataset.train, range(TRAIN_SUBSET))
     start = time.time()
@@ -169,6 +211,7 @@ else:
 # %%
 @torch.no_grad()
 def predict_all(model, data):
+    """Predicted and true labels of every image in ``data``."""
     predictions, labels = [], []
     for images, batch_labels in DataLoader(data, batch_size=256):
         predictions.append(model(images.to(device)).argmax(dim=1).cpu())
@@ -193,9 +236,10 @@ ax.legend(loc="lower right")
 plt.xticks(rotation=30)
 plt.show()
 
-if not USE_PRETRAINED_MODEL:
-    save_checkpoint(model, CHECKPOINT, dataset=dataset.name, classes=dataset.classes, accuracy=accuracy)
-    print(f"checkpoint saved to {CHECKPOINT}")
+if trained:
+    save_checkpoint(model, CHECKPOINT, dataset=dataset.name, classes=dataset.classes, accuracy=accuracy,
+                    training=TRAINING)
+    print(f"checkpoint saved to {settings.display_path(CHECKPOINT)}")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -209,12 +253,13 @@ print(f"better than chance (10%): {accuracy > 0.15}")
 # |---|---|---|
 # | **Saliency** | $\lvert \partial F_c / \partial x_i \rvert$: how sensitive the score is to each pixel, at $x$ only | no |
 # | **Integrated Gradients** | $(x_i - x'_i)\int_0^1 \partial F_c(x' + \alpha(x - x'))/\partial x_i\, d\alpha$: gradients averaged along a straight path from a baseline $x'$ to $x$ | yes (black image) |
-# | **IG + SmoothGrad²** | IG computed on noisy copies $x + \varepsilon$, $\varepsilon \sim \mathcal N(0, \sigma^2)$, squared and averaged (`NoiseTunnel`, `smoothgrad_sq`) | yes |
+# | **IG + SmoothGrad** | IG computed on noisy copies $x + \varepsilon$, $\varepsilon \sim \mathcal N(0, \sigma^2)$, and averaged (`NoiseTunnel`, `smoothgrad`) | yes (black image) |
 # | **DeepLift** | backpropagates the difference $F_c(x) - F_c(x')$ with a rule per nonlinearity (*rescale*) instead of gradients | yes (black image) |
-#
-# Saliency is the cheapest (one backward pass) and the noisiest. IG and DeepLift *distribute*
-# the change in the score between the baseline and the image over the pixels; IG does it with
-# `IG_STEPS` gradient evaluations, DeepLift with one modified backward pass.
+
+# %% [markdown]
+# Saliency is the cheapest (one backward pass). IG and DeepLift *distribute* the change in
+# the score between the baseline and the image over the pixels; IG does it with `IG_STEPS`
+# gradient evaluations, DeepLift with one modified backward pass.
 #
 # We explain a few test images the model got right and a few it got wrong, always for the
 # class the model **predicted**: the question is *why did it say that?*
@@ -235,16 +280,16 @@ row_titles = [
 print("\n".join(t.replace("\n", " | ") for t in row_titles))
 
 # %%
-baseline = torch.zeros_like(images)  # a black image
+black = torch.zeros_like(images)  # the baseline of this section: a black image
 start = time.time()
 saliency = Saliency(model).attribute(images, target=targets)
 ig = IntegratedGradients(model)
-ig_maps, delta = ig.attribute(images, baselines=baseline, target=targets, n_steps=IG_STEPS,
+ig_maps, delta = ig.attribute(images, baselines=black, target=targets, n_steps=IG_STEPS,
                               method="gausslegendre", return_convergence_delta=True)
-ig_smooth = NoiseTunnel(ig).attribute(images, baselines=baseline, target=targets, n_steps=IG_STEPS // 4,
-                                      nt_type="smoothgrad_sq", nt_samples=NT_SAMPLES, stdevs=NT_STDEV,
+ig_smooth = NoiseTunnel(ig).attribute(images, baselines=black, target=targets, n_steps=IG_STEPS // 4,
+                                      nt_type="smoothgrad", nt_samples=NT_SAMPLES, stdevs=NT_STDEV,
                                       nt_samples_batch_size=NT_SAMPLES)
-deeplift = DeepLift(model).attribute(images, baselines=baseline, target=targets)
+deeplift = DeepLift(model).attribute(images, baselines=black, target=targets)
 print(f"four methods on {len(images)} images in {time.time() - start:.1f} s")
 
 # %%
@@ -254,67 +299,207 @@ print("every map has its image's shape:",
 
 # %% [markdown]
 # ## 6. The maps, side by side
-# Saliency and SmoothGrad² are magnitudes (blue: larger). IG and DeepLift are signed:
-# **red** pixels pushed the predicted class's score up, **blue** pixels pushed it down.
-# Captum's `visualize_image_attr` clips the top 2% of values so a few extreme pixels do not
-# wash out the rest.
+# Saliency is a magnitude (blue: larger). IG, IG + SmoothGrad and DeepLift are signed:
+# **green: for the class** (the pixel pushed the predicted class's score up), **red: against**
+# (it pushed the score down). Each map is scaled on its own, and Captum's
+# `visualize_image_attr` clips the top 2% of |values| so a few extreme pixels do not wash
+# out the rest: compare *where* each map is bright, not how bright across maps.
 
 # %%
+SIGNED = {"Integrated Gradients": "all", "IG + SmoothGrad": "all", "DeepLift": "all"}
 maps = {
     "Saliency": list(saliency),
     "Integrated Gradients": list(ig_maps),
-    "IG + SmoothGrad²": list(ig_smooth),
+    "IG + SmoothGrad": list(ig_smooth),
     "DeepLift": list(deeplift),
 }
 fig = plot_attribution_grid(
-    list(images), maps, row_titles,
-    signs={"Integrated Gradients": "all", "DeepLift": "all"},
-    title=f"Why did the CNN predict what it predicted? ({dataset.name}; last {N_WRONG} rows are mistakes)",
+    list(images), maps, row_titles, signs=SIGNED,
+    title=f"Why did the CNN predict what it predicted? ({dataset.name}; black baseline; "
+          f"last {N_WRONG} rows are mistakes)",
 )
 plt.show()
 
 # %% [markdown]
-# **Reading the maps.** Look for agreement first: where all four methods light up the same
-# region (the object's outline, a distinctive texture), the evidence is robust. Saliency is
-# speckled because a single gradient reacts to every tiny local change; SmoothGrad averages
-# that noise away. On the misclassified rows, ask whether the highlighted region would also
-# be typical of the *predicted* class: that is often the story of the mistake.
-#
-# ## 7. IG's convergence delta
+# **How much do the methods agree?** Rather than judge by eye, count it: for each image and
+# each pair of methods, the share of one method's top 10% pixels (by |attribution|, summed
+# over the colour channels) that are also in the other's top 10%. Two unrelated maps would
+# share about 10%.
+
+# %%
+def top_pixels(attribution, fraction):
+    """A boolean (N, H*W) mask of each map's ``fraction`` of pixels with the largest |attribution|."""
+    scores = attribution.abs().sum(dim=1).flatten(1)
+    k = max(1, int(fraction * scores.shape[1]))
+    mask = torch.zeros_like(scores, dtype=torch.bool)
+    return mask.scatter_(1, scores.topk(k, dim=1).indices, True)
+
+
+def agreement_table(maps, fraction):
+    """Mean overlap of the top-``fraction`` pixels for every pair of methods (a DataFrame)."""
+    tops = {name: top_pixels(torch.stack(values).cpu(), fraction) for name, values in maps.items()}
+    return pd.DataFrame({a: {b: (tops[a] & tops[b]).sum(1).float().mean().item() / tops[a].sum(1).float().mean().item()
+                             for b in tops} for a in tops}).round(2)
+
+
+agreement = agreement_table(maps, TOP_FRACTION)
+pairs = [(agreement.loc[a, b], a, b) for i, a in enumerate(agreement) for b in list(agreement)[i + 1:]]
+(high, *most), (low, *least) = max(pairs), min(pairs)
+print(f"most similar: {' and '.join(most)} ({high:.2f}) | least similar: {' and '.join(least)} ({low:.2f}) | "
+      f"two unrelated maps: about {TOP_FRACTION:.2f}")
+agreement
+
+# %% [markdown]
+# **Reading the maps and the table.** The line above names the pair of methods that agree
+# most and the pair that agree least; a share well above 0.1 means two maps point at the
+# same pixels. Check it against the figure. Saliency measures sensitivity at $x$ only, so it
+# can highlight pixels that IG and DeepLift, which weigh each pixel by its difference from
+# the baseline, set to zero (next section). On the misclassified rows, ask whether the
+# highlighted region is also typical of the *predicted* class: that is often the story of the mistake.
+
+# %% [markdown]
+# ## 7. The baseline decides what IG and DeepLift can see
+# Both methods multiply by $x_i - x'_i$. With a black baseline ($x' = 0$), **every pixel that
+# is black in the image gets an attribution of exactly zero**, however much the model relies
+# on it. How many pixels is that here? The cell counts them, then recomputes IG and DeepLift
+# from a uniform gray image (`GRAY`), for which a black pixel is a change like any other.
+
+# %%
+gray = torch.full_like(images, GRAY)
+ig_gray, delta_gray = ig.attribute(images, baselines=gray, target=targets, n_steps=IG_STEPS,
+                                   method="gausslegendre", return_convergence_delta=True)
+deeplift_gray = DeepLift(model).attribute(images, baselines=gray, target=targets)
+is_black = (images == 0).cpu()
+print(f"pixels (x channels) that are exactly black: {is_black.float().mean():.1%}")
+for name, values in {"IG, black baseline": ig_maps, "DeepLift, black baseline": deeplift,
+                     "IG, gray baseline": ig_gray, "DeepLift, gray baseline": deeplift_gray}.items():
+    zero = (values.cpu()[is_black] == 0).float().mean().item() if is_black.any() else float("nan")
+    print(f"{name:>25}: {zero:6.1%} of the black pixels get exactly 0 | share of the total |attribution| "
+          f"on black pixels: {values.abs().cpu()[is_black].sum() / values.abs().sum():.1%}")
+
+# %%
+fig = plot_attribution_grid(
+    list(images),
+    {"IG, black": list(ig_maps), f"IG, gray {GRAY}": list(ig_gray),
+     "DeepLift, black": list(deeplift), f"DeepLift, gray {GRAY}": list(deeplift_gray)},
+    row_titles, signs={name: "all" for name in ["IG, black", f"IG, gray {GRAY}", "DeepLift, black",
+                                                f"DeepLift, gray {GRAY}"]},
+    title="The same model, two baselines (green: for the class, red: against)",
+)
+plt.show()
+
+# %% [markdown]
+# **What changed.** The first line above says how much of the image is pure black (a large
+# share for Fashion-MNIST's black background, next to nothing for CIFAR-10 photos). With the
+# black baseline those pixels get exactly zero; with the gray one they carry part of the
+# attribution, shown in the last column of the printed lines and in the figure's background.
+# Neither map is "the" truth: each answers *what made the score differ from that of the
+# baseline image?*, so choose the baseline that means "no evidence" for your data.
+
+# %% [markdown]
+# ## 8. IG's convergence delta
 # IG satisfies **completeness**: the attributions add up to the change in the score,
 # $\sum_i \mathrm{IG}_i(x) = F_c(x) - F_c(x')$. The integral is approximated with `IG_STEPS`
 # points, so the sum misses by a small amount, the *convergence delta*. A delta that is
-# small compared with $F_c(x) - F_c(x')$ tells you the approximation is good; a large one
-# says: use more steps.
+# small compared with $F_c(x) - F_c(x')$ says the approximation is good; a large one says:
+# use more steps. Both baselines are checked.
 
 # %%
 with torch.no_grad():
     rows = torch.arange(len(images))
-    score_change = (model(images)[rows, targets] - model(baseline)[rows, targets]).cpu()
-for title, change, d in zip(row_titles, score_change, delta.cpu()):
-    print(f"{title.splitlines()[1]:>28}: F(x) - F(x') = {change:7.3f} | delta = {d: .2e} "
-          f"({abs(d) / abs(change):.2%} of it)")
+    score = model(images)[rows, targets]
+    change = {"black": (score - model(black)[rows, targets]).cpu(),
+              "gray": (score - model(gray)[rows, targets]).cpu()}
+deltas = {"black": delta.cpu(), "gray": delta_gray.cpu()}
+for name in ("black", "gray"):
+    print(f"baseline {name}:")
+    for title, c, d in zip(row_titles, change[name], deltas[name]):
+        print(f"  {title.splitlines()[1]:>26}: F(x) - F(x') = {c:7.3f} | delta = {d: .2e} "
+              f"({abs(d) / abs(c):.2%} of it)")
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print("every delta under 5% of the score change:", bool((delta.abs().cpu() < 0.05 * score_change.abs()).all()))
+print("every delta under 5% of the score change:",
+      all(bool((deltas[n].abs() < 0.05 * change[n].abs()).all()) for n in deltas))
 
 # %% [markdown]
 # ## Summary
 #
-# - A two-conv, three-fc network reaches the accuracy printed above on the data set in use;
-#   the per-class chart shows which classes it struggles with.
-# - **Saliency** is one gradient: fast but noisy. **Integrated Gradients** integrates gradients
-#   from a baseline and its attributions add up to the score change (completeness), checked
-#   by the **convergence delta**. **SmoothGrad** averages over noisy copies to remove speckle.
-#   **DeepLift** gets IG-like maps from one modified backward pass.
-# - Explaining mistakes is as instructive as explaining successes.
-#
+# - A two-conv, three-fc network reaches the accuracy printed in section 4 on the data set in
+#   use; the per-class chart shows which classes it struggles with.
+# - **Saliency** is one gradient: sensitivity at $x$. **Integrated Gradients** integrates
+#   gradients from a baseline, and its attributions add up to the score change
+#   (completeness), checked by the **convergence delta**. **IG + SmoothGrad** averages IG over
+#   noisy copies. **DeepLift** distributes the same score change with one modified backward pass.
+# - The baseline is part of the question: a black baseline gives black pixels exactly zero.
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Set `IG_STEPS` to 5, 20 and 500 and watch the convergence deltas. How many steps does
-#    this small network need for a delta under 1% of the score change?
-# 2. Replace the black baseline by a gray image (`torch.full_like(images, 0.5)`). Which maps
-#    change, and why does Saliency not change at all?
-# 3. Explain a misclassified image for its **true** class instead of the predicted one
-#    (`target=labels[...]`). What evidence for the true class did the model see?
+# Exercises 1 and 2 are checked automatically: write the function, run the check cell below it.
+# Exercise 3 is an open question; its model answer follows it in the solution edition.
+
+# %% [markdown]
+# ### Exercise 1: Integrated Gradients from a gray baseline, by hand
+# Write `ig_from_gray(model, images, targets, n_steps)`: Integrated Gradients of each image
+# for its target class, from the uniform baseline `torch.full_like(images, GRAY)`, with a
+# Riemann sum of `n_steps` points along the straight path, using only `torch.autograd`
+# (no Captum). Return a tensor of the images' shape. The check verifies completeness: each
+# map must add up to $F(x) - F(\text{gray})$.
+
+# %% tags=["solution"]
+# Exercise 1: write Integrated Gradients from a gray baseline by hand
+def ig_from_gray(model, images, targets, n_steps):
+    """IG attributions of each image for its target, from a uniform GRAY baseline (images' shape)."""
+    baseline = torch.full_like(images, GRAY)
+    total = torch.zeros_like(images)
+    for alpha in (torch.arange(n_steps) + 0.5) / n_steps:  # midpoints of n_steps intervals
+        path = (baseline + alpha * (images - baseline)).requires_grad_(True)
+        score = model(path).gather(1, targets.view(-1, 1)).sum()
+        total += torch.autograd.grad(score, path)[0]
+    return (images - baseline) * total / n_steps
+
+
+# %% tags=["check"]
+from helpers.checks import check_completeness
+
+check_completeness(lambda: ig_from_gray(model, images, targets, 64), model, images, targets,
+                   baseline=GRAY, exercise=1)
+
+# %% [markdown]
+# ### Exercise 2: Saliency by hand
+# Write `saliency_by_hand(model, images, targets)`: the absolute value of the gradient of
+# each image's target score with respect to its pixels, a tensor of the images' shape, with
+# `torch.autograd` only. The check compares it with Captum's `Saliency`.
+
+# %% tags=["solution"]
+# Exercise 2: write Saliency by hand with torch.autograd
+def saliency_by_hand(model, images, targets):
+    """|d F_target(x) / d x| for every image and pixel (images' shape)."""
+    images = images.detach().clone().requires_grad_(True)
+    score = model(images).gather(1, targets.view(-1, 1)).sum()
+    return torch.autograd.grad(score, images)[0].abs()
+
+
+# %% tags=["check"]
+from helpers.checks import check_function_matches
+
+check_function_matches(saliency_by_hand, lambda m, x, t: Saliency(m).attribute(x, target=t),
+                       model, images, targets, exercise=2, what="your saliency maps")
+
+# %% [markdown]
+# ### Exercise 3: What does a zero on the black background mean?
+# In section 7, IG and DeepLift from a black baseline give every black pixel of the image an
+# attribution of exactly zero. Does that show that the model ignores those pixels? Use the
+# Saliency column and the gray-baseline maps in your answer, and say which baseline you would
+# choose for a data set of objects on a black background.
+
+# %% [markdown] tags=["solution"]
+# **Model answer.** No. The zero comes from the factor $x_i - x'_i$, not from the model: a
+# pixel that equals the baseline did not *change* along the path, so completeness gives it
+# nothing, however large its gradient. Saliency, which has no baseline, is non-zero on parts
+# of the background, and with the gray baseline the black pixels carry a large share of the
+# attribution (section 7 prints it): the dark background around the garment outlines its
+# silhouette, which the model uses. Each baseline asks a different question ("compared with
+# an empty image?"); for objects on black, a gray, blurred or averaged baseline (or several
+# baselines averaged) avoids declaring the background irrelevant by construction.
