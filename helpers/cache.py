@@ -66,6 +66,8 @@ def fingerprint(value, _seen=None):
         return ("module", type(value).__qualname__, repr(value), joblib.hash(weights))
     if isinstance(value, torch.Tensor):
         return ("tensor", str(value.dtype), tuple(value.shape), joblib.hash(_array(value)))
+    if isinstance(value, np.ndarray):
+        return ("array", str(value.dtype), value.shape, joblib.hash(np.ascontiguousarray(value)))
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, [fingerprint(item, _seen) for item in value])
     if isinstance(value, dict):
@@ -132,8 +134,9 @@ def _hashable(func, name, value):
 
 
 def _array(tensor: torch.Tensor) -> np.ndarray:
+    """The values as a C-ordered array: the key does not depend on strides or memory layout."""
     tensor = tensor.detach().cpu()
-    return (tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy()
+    return np.ascontiguousarray((tensor.float() if tensor.dtype == torch.bfloat16 else tensor).numpy())
 
 
 def _source_hash(func) -> str:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 
 import numpy as np
 import torch
@@ -45,9 +46,11 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: 
                    steps: int = 20, baseline=None, batch_size: int = 16):
     """Target probability as the most important pixels are replaced by ``baseline`` (default black).
 
-    ``model`` returns logits; the softmax is applied here.
+    One image ``x`` (1, C, H, W) and one class index ``target`` (an int); ``model`` returns
+    logits, the softmax is applied here.
     Returns (fractions of pixels removed, probabilities), both of length ``steps + 1``.
     """
+    target = _one_image_one_target(x, target)
     x, _, baseline = prepare_inputs(model, x, target, baseline)
     return _path_curve(model, x, baseline, target, attribution, steps, batch_size)
 
@@ -56,12 +59,27 @@ def insertion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution:
                     steps: int = 20, start=None, batch_size: int = 16):
     """Target probability as the most important pixels of x are pasted into ``start`` (default: x blurred).
 
-    ``model`` returns logits; the softmax is applied here.
+    One image ``x`` (1, C, H, W) and one class index ``target`` (an int); ``model`` returns
+    logits, the softmax is applied here.
     Returns (fractions of pixels revealed, probabilities), both of length ``steps + 1``.
     """
+    target = _one_image_one_target(x, target)
     x, _, _ = prepare_inputs(model, x, target, None)
     start = blurred(x) if start is None else torch.as_tensor(start, dtype=x.dtype, device=x.device).expand_as(x)
     return _path_curve(model, start, x, target, attribution, steps, batch_size)
+
+
+def _one_image_one_target(x, target) -> int:
+    """The curves follow one probability of one image: check it, and return ``target`` as an int."""
+    if not isinstance(x, torch.Tensor) or x.dim() != 4 or len(x) != 1:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"x must be one image of shape (1, C, H, W), got {shape}; "
+                         "call the curve once per image.")
+    if isinstance(target, torch.Tensor) and target.numel() == 1 and not target.is_floating_point():
+        target = target.item()
+    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 0:
+        raise ValueError(f"target must be one class index (an int >= 0), got {target!r}.")
+    return int(target)
 
 
 def _path_curve(model, source, replacement, target, attribution, steps, batch_size):
@@ -81,7 +99,10 @@ def _path_curve(model, source, replacement, target, attribution, steps, batch_si
             mask = mask.view(1, 1, *source.shape[-2:])
             images.append(source * (1 - mask) + replacement * mask)
         with torch.no_grad():
-            probabilities.append(torch.softmax(model(torch.cat(images)), dim=1)[:, target].cpu())
+            logits = model(torch.cat(images))
+        if target >= logits.shape[1]:
+            raise ValueError(f"target {target} out of range: the model has {logits.shape[1]} classes.")
+        probabilities.append(torch.softmax(logits, dim=1)[:, target].cpu())
     fractions = np.array(counts) / n_pixels
     return fractions, torch.cat(probabilities).numpy()
 
@@ -112,18 +133,62 @@ def randomization_sanity_check(model: nn.Module, x: torch.Tensor, target: int, a
     group by group from the top (``cascade_groups``), cumulatively, on a copy of the model.
     Returns [(first layer of the last randomised group, correlation)], starting with
     ("none", 1.0). A method that passes shows correlations falling towards 0.
+
+    A constant map (before or after) ranks no pixels, so its correlation is undefined: it is
+    returned as NaN, with a warning, and counts as a failure (``passes_randomization``), never as
+    a correlation of 0. The random re-initialisation draws from a forked RNG seeded with
+    ``seed``: the caller's global random state is left as it was.
     """
     reference = _map_ranks(attribute(model, x, target))
     randomised = copy.deepcopy(model)
     modules = dict(randomised.named_modules())
-    torch.manual_seed(seed)
-    results = [("none", 1.0)]
-    for group in cascade_groups(randomised, n_groups):
-        for name in group:
-            _reinitialise(modules[name])
-        correlation = spearmanr(reference, _map_ranks(attribute(randomised, x, target))).statistic
-        results.append((group[0], float(np.nan_to_num(correlation))))
+    results = [("none", 1.0 if np.ptp(reference) > 0 else _undefined("the original map", "before randomization"))]
+    with torch.random.fork_rng(devices=_cuda_indices(model)):
+        torch.manual_seed(seed)
+        for group in cascade_groups(randomised, n_groups):
+            for name in group:
+                _reinitialise(modules[name])
+            results.append((group[0], _spearman(reference, _map_ranks(attribute(randomised, x, target)), group[0])))
     return results
+
+
+def passes_randomization(results: list[tuple[str, float]], threshold: float = 0.5) -> bool:
+    """True when the last correlation of ``randomization_sanity_check`` is a number below ``threshold``.
+
+    NaN (a constant map, see ``randomization_sanity_check``) is a failure.
+    """
+    final = results[-1][1]
+    return bool(np.isfinite(final) and final < threshold)
+
+
+def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
+    """A copy of ``model`` with every parametrised layer re-initialised (the end of the cascade)."""
+    randomised = copy.deepcopy(model)
+    modules = dict(randomised.named_modules())
+    with torch.random.fork_rng(devices=_cuda_indices(model)):
+        torch.manual_seed(seed)
+        for group in cascade_groups(randomised, n_groups=1):
+            for name in group:
+                _reinitialise(modules[name])
+    return randomised
+
+
+def _spearman(reference: np.ndarray, other: np.ndarray, layer: str) -> float:
+    if np.ptp(reference) == 0 or np.ptp(other) == 0:
+        which = "the original map" if np.ptp(reference) == 0 else "the map"
+        return _undefined(which, f"after randomising down to {layer!r}")
+    return float(spearmanr(reference, other).statistic)
+
+
+def _undefined(which: str, when: str) -> float:
+    warnings.warn(f"randomization_sanity_check: {which} is constant {when}; its rank correlation is "
+                  "undefined and reported as NaN, which counts as a failure (a constant map ranks no pixels).",
+                  RuntimeWarning, stacklevel=3)
+    return float("nan")
+
+
+def _cuda_indices(model: nn.Module) -> list[int]:
+    return sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
 
 
 def _map_ranks(attribution: torch.Tensor) -> np.ndarray:

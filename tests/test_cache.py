@@ -116,3 +116,20 @@ def test_library_functions_and_classes_are_keyed_by_name_and_version():
     assert torch.equal(blur(x), blur(x))
     assert runs() == 1
     assert cache.fingerprint(nn.Linear)[0] == "type"
+
+
+def test_the_key_does_not_depend_on_memory_layout():
+    import numpy as np
+
+    @cached
+    def total(values):
+        record_run()
+        return float(values.sum())
+
+    array = np.arange(12.0).reshape(3, 4)
+    total(array)
+    total(np.asfortranarray(array))  # same values, other layout
+    tensor = torch.arange(12.0).reshape(4, 3)
+    total(tensor.t().contiguous())
+    total(tensor.t())  # a transposed view: same values as the line above
+    assert runs() == 2

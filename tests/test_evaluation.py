@@ -5,8 +5,8 @@ from torch import nn
 
 from helpers.attribution import integrated_gradients, vanilla_gradient
 from helpers.evaluation import (
-    cascade_groups, curve_auc, deletion_curve, insertion_curve, pixel_order, random_attribution,
-    randomization_sanity_check,
+    blurred, cascade_groups, curve_auc, deletion_curve, insertion_curve, passes_randomization, pixel_order,
+    random_attribution, randomization_sanity_check, randomized_copy,
 )
 
 
@@ -58,8 +58,13 @@ def test_insertion_rises_fastest_under_the_true_weights(linear_case):
 
 def test_insertion_starts_from_a_blurred_image_by_default(linear_case):
     model, x, true_map = linear_case
-    _, probabilities = insertion_curve(model, torch.rand(1, 1, 6, 6), 0, true_map, steps=4)
-    assert len(probabilities) == 5 and np.all((0 <= probabilities) & (probabilities <= 1))
+    _, default = insertion_curve(model, x, 0, true_map, steps=4)
+    _, explicit = insertion_curve(model, x, 0, true_map, steps=4, start=blurred(x))
+    _, from_black = insertion_curve(model, x, 0, true_map, steps=4, start=torch.zeros_like(x))
+    p_blurred, p_image = (torch.softmax(model(image), dim=1)[0, 0].item() for image in (blurred(x), x))
+    assert len(default) == 5 and np.allclose(default, explicit)
+    assert default[0] == pytest.approx(p_blurred) and default[-1] == pytest.approx(p_image)
+    assert not np.isclose(default[0], from_black[0])  # the start really is the blurred image, not black
 
 
 def test_curve_auc_is_the_trapezoid_area():
@@ -76,6 +81,60 @@ def test_bad_inputs_are_clear_errors(linear_case):
         deletion_curve(model, x, 0, torch.zeros(1, 1, 5, 5))
     with pytest.raises(ValueError, match=r"shape \(1, C, H, W\)"):
         pixel_order(torch.zeros(2, 1, 6, 6))
+
+
+@pytest.mark.parametrize("curve", [deletion_curve, insertion_curve])
+def test_curves_take_one_image_and_one_target(linear_case, curve):
+    model, x, true_map = linear_case
+    two_images = torch.cat([x, x])
+    with pytest.raises(ValueError, match=r"one image of shape \(1, C, H, W\), got \(2, 1, 6, 6\)"):
+        curve(model, two_images, 0, true_map.repeat(2, 1, 1, 1), steps=4)
+    for bad in ([0, 1], torch.tensor([0, 1]), 0.0, -1, True):
+        with pytest.raises(ValueError, match="target must be one class index"):
+            curve(model, x, bad, true_map, steps=4)
+    with pytest.raises(ValueError, match="target 5 out of range: the model has 2 classes"):
+        curve(model, x, 5, true_map, steps=4)
+    fractions, as_tensor = curve(model, x, torch.tensor([0]), true_map, steps=4)  # a one-element tensor is fine
+    assert len(fractions) == len(as_tensor) == 5
+    assert np.allclose(as_tensor, curve(model, x, 0, true_map, steps=4)[1])
+
+
+def test_a_constant_map_is_a_nan_failure_not_a_pass(tiny_model, tiny_input):
+    with pytest.warns(RuntimeWarning, match="constant.*NaN.*failure"):
+        flat = randomization_sanity_check(tiny_model, tiny_input, 1, lambda m, x, t: torch.ones_like(x), n_groups=2)
+    assert all(np.isnan(c) for _, c in flat)
+    assert not passes_randomization(flat)
+
+    def dies_when_randomised(model, x, target):  # a real map that turns constant once the model changes
+        return vanilla_gradient(model, x, target) if model is tiny_model else torch.zeros_like(x)
+
+    with pytest.warns(RuntimeWarning, match="after randomising down to 'fc'"):
+        dead = randomization_sanity_check(tiny_model, tiny_input, 1, dies_when_randomised, n_groups=2)
+    assert dead[0] == ("none", 1.0) and np.isnan(dead[1][1]) and not passes_randomization(dead)
+
+
+def test_passes_randomization_needs_a_low_final_correlation():
+    assert passes_randomization([("none", 1.0), ("fc", 0.1)])
+    assert not passes_randomization([("none", 1.0), ("fc", 0.9)])
+    assert not passes_randomization([("none", 1.0), ("fc", float("nan"))])
+
+
+def test_randomization_leaves_the_global_random_state_alone(tiny_model, tiny_input):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    first = randomization_sanity_check(tiny_model, tiny_input, 1, vanilla_gradient, n_groups=2, seed=7)
+    assert torch.equal(torch.rand(3), expected)
+    second = randomization_sanity_check(tiny_model, tiny_input, 1, vanilla_gradient, n_groups=2, seed=7)
+    assert first == second  # the seed alone fixes the randomised weights
+
+
+def test_randomized_copy_changes_every_layer_and_not_the_original(tiny_model):
+    before = [p.clone() for p in tiny_model.parameters()]
+    copy_ = randomized_copy(tiny_model, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(before, tiny_model.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(before, copy_.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(copy_.parameters(), randomized_copy(tiny_model, seed=0).parameters()))
 
 
 def test_gradient_maps_fail_to_survive_randomization_but_a_model_blind_map_does(tiny_model, tiny_input):
