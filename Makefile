@@ -49,10 +49,10 @@ publish: run ## (maintainers) run, then store the executed notebooks in notebook
 	cp $(addprefix build/,$(notdir $(NOTEBOOKS))) notebooks/
 	$(VENV)/bin/jupytext --to ipynb --update $(NOTEBOOKS:.ipynb=.py)
 
-test: unit nbval student-test ## What CI runs: unit tests, every notebook in quick + offline mode, the student edition
+test: unit nbval student-test browser ## What CI runs: unit tests, notebooks (quick + offline), student edition, browser check
 
-unit: setup ## Unit tests of helpers and the .ipynb/.py pairing check
-	$(PY) -m pytest -m "not student_run" tests
+unit: setup-scale ## Unit tests of helpers and the .ipynb/.py pairing check (with the Ray extra: engines compared)
+	$(PY) -m pytest -m "not student_run" -p no:cacheprovider tests --ignore=tests/test_site.py
 
 nbval: setup ## Execute every notebook with nbval (quick mode; offline when ../shared is there)
 	COURSE_QUICK=1 COURSE_OFFLINE=$(OFFLINE) COURSE_MIRROR_DIR=$(MIRROR) \
@@ -75,3 +75,29 @@ clean: ## Remove build outputs (keeps .venv, downloads and the cache in data/)
 
 clean-cache: ## Empty the cache of expensive results (data/cache, or COURSE_DATA_DIR/cache)
 	rm -rf "$${COURSE_DATA_DIR:-data}/cache"
+
+# ------------------------------------------------------------ instructor edition (issue 9)
+# Decks and website from the committed notebooks (no execution, no network when opened).
+# Front-end files (reveal.js, MathJax) come from npm at the versions of docs/package-lock.json.
+.PHONY: assets slides site browser
+ASSETS_STAMP := build/assets/node_modules/.package-lock.json
+
+assets: $(ASSETS_STAMP) ## Install the pinned reveal.js and MathJax (npm ci) into build/assets/
+
+$(ASSETS_STAMP): docs/package.json docs/package-lock.json
+	$(PY) -m helpers.publish assets
+
+slides: setup $(ASSETS_STAMP) ## Offline reveal.js decks with speaker notes: build/slides/NN_topic.slides.html
+	$(PY) -m helpers.publish slides
+
+site: slides ## The course as a static website (Sphinx + myst-nb): build/site/index.html
+	$(PY) -m helpers.publish site
+
+browser: setup $(ASSETS_STAMP) ## Open every deck and page in headless Chromium, network blocked (screenshots in build/screenshots/)
+	$(PY) -m pytest -p no:cacheprovider tests/test_site.py
+
+# ------------------------------------------------------------------ notebook 03: data-set scale
+.PHONY: setup-scale
+setup-scale: setup ## Install the optional Ray Data extra for `--engine ray` (pinned in pyproject.toml)
+	$(PY) -m pip install --progress-bar off --no-build-isolation -c requirements.txt -e ".[scale]"
+	$(PY) -c 'import ray; print("Ray ready:", ray.__version__)'
