@@ -107,8 +107,8 @@ def ray_rows(files, out_dir, model_name: str, options: Options, progress: bool =
     ray = connect()
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
+    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.ERROR)
     context.enable_progress_bars = progress
-    logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.WARNING)
     items = [{"file": file} for file in files]
     if not items:
         return
@@ -117,6 +117,6 @@ def ray_rows(files, out_dir, model_name: str, options: Options, progress: bool =
         Explainer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=plan["actors"]),
         fn_constructor_kwargs={"model_name": model_name, "out_dir": str(Path(out_dir).resolve()), "options": options,
                                "threads": plan["threads"]},
-        num_cpus=plan["num_cpus"], num_gpus=plan["num_gpus"], max_restarts=0)
+        num_cpus=plan["num_cpus"], num_gpus=plan["num_gpus"])
     for row in dataset.iter_rows():
         yield {field: str(row[field]) for field in SUMMARY_FIELDS}

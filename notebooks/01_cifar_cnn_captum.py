@@ -13,7 +13,7 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 01 · A small CNN and four ways to explain it
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/01_cifar_cnn_captum.ipynb)
@@ -32,7 +32,7 @@
 # - how the **baseline** of IG and DeepLift decides what they can see;
 # - IG's **convergence delta**, a built-in check of how well IG's integral was approximated.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Before you start:** run `make lab` from the project root (it installs everything the first
 # time). All settings are in the *Knobs* cell below. The first run trains the network and saves
 # a checkpoint; later runs with the same settings load it (`USE_PRETRAINED_MODEL = "auto"`).
@@ -42,7 +42,7 @@
 # > clothing, also 10 classes) resized to 3×32×32, so the same network trains unchanged. A
 # > notice says so, and every number below is measured on the data set actually used.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 # Google Colab only (detected, not assumed): fetch the course and install its requirements.
 import os, subprocess, sys  # noqa: E401
 
@@ -74,12 +74,12 @@ warnings.filterwarnings("ignore", message="Input Tensor 0 did not already requir
 warnings.filterwarnings("ignore", message="Setting forward, backward hooks")
 print(settings.describe())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "skip"}
 # ## Knobs
 # Every setting of the notebook. `knob(full=..., quick=...)` picks the small value when the
 # course runs in quick mode (`COURSE_QUICK=1`, as in CI).
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 from helpers.settings import knob
 
 # "auto": load the checkpoint if one was trained with exactly these settings, train otherwise;
@@ -101,7 +101,7 @@ CHECKPOINT = settings.data_dir() / knob(full="cifar_cnn.pt", quick="cifar_cnn_qu
 torch.manual_seed(SEED)
 device = settings.pick_device()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The data
 # `load_cifar10()` returns the train and test splits as 3×32×32 tensors with values in
 # [0, 1], plus the class names. Images stay in [0, 1] throughout the course: each model
@@ -119,7 +119,7 @@ image, label = dataset.test[0]
 print(f"{len(dataset.classes)} classes, images of shape {tuple(image.shape)}, values in [0, 1]: "
       f"{bool(image.min() >= 0 and image.max() <= 1)}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(2, 8, figsize=(12, 3.4))
 for ax, index in zip(axes.flat, range(16)):
     image, label = dataset.train[index]
@@ -129,26 +129,26 @@ for ax, index in zip(axes.flat, range(16)):
 fig.suptitle(f"The first training images of {dataset.name}")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The model
 # The network of the PyTorch tutorial: two blocks of convolution → ReLU → max-pooling, then
 # three fully connected layers ending in 10 class scores (*logits*). Each ReLU is its own
 # module; DeepLift needs that, because it replaces every nonlinearity's gradient by its own
 # rule. A `Normalize` layer in front maps [0, 1] pixels to [-1, 1].
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 model = cifar_cnn(len(dataset.classes)).to(device)
 print(model)
 print(f"trainable parameters: {sum(p.numel() for p in model.parameters()):,}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Training (or loading the checkpoint)
 # Cross-entropy loss, SGD with momentum, one progress bar per epoch. The checkpoint records
 # the data set and every training setting; with `USE_PRETRAINED_MODEL = "auto"` a second run
 # with the same settings loads it instead of training again (a second or so instead of a
 # minute or more on a CPU).
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 TRAINING = {"dataset": dataset.name, "epochs": EPOCHS, "train_subset": TRAIN_SUBSET,
             "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": SEED}
 
@@ -204,11 +204,11 @@ else:
     plt.title("Training loss")
     plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. How good is it? Accuracy overall and per class
 # Always look at the per-class numbers: an average hides the classes the model confuses.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 @torch.no_grad()
 def predict_all(model, data):
     """Predicted and true labels of every image in ``data``."""
@@ -241,11 +241,11 @@ if trained:
                     training=TRAINING)
     print(f"checkpoint saved to {settings.display_path(CHECKPOINT)}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 print(f"better than chance (10%): {accuracy > 0.15}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Four attribution methods
 # Each method answers *which input pixels mattered for the score $F_c(x)$ of class $c$?*
 #
@@ -264,7 +264,7 @@ print(f"better than chance (10%): {accuracy > 0.15}")
 # We explain a few test images the model got right and a few it got wrong, always for the
 # class the model **predicted**: the question is *why did it say that?*
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 correct = torch.nonzero(predictions == labels).flatten()[:N_CORRECT].tolist()
 wrong = torch.nonzero(predictions != labels).flatten()[:N_WRONG].tolist()
 chosen = correct + wrong
@@ -279,7 +279,7 @@ row_titles = [
 ]
 print("\n".join(t.replace("\n", " | ") for t in row_titles))
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 black = torch.zeros_like(images)  # the baseline of this section: a black image
 start = time.time()
 saliency = Saliency(model).attribute(images, target=targets)
@@ -297,7 +297,7 @@ print(f"four methods on {len(images)} images in {time.time() - start:.1f} s")
 print("every map has its image's shape:",
       all(m.shape == images.shape for m in (saliency, ig_maps, ig_smooth, deeplift)))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. The maps, side by side
 # Saliency is a magnitude (blue: larger). IG, IG + SmoothGrad and DeepLift are signed:
 # **green: for the class** (the pixel pushed the predicted class's score up), **red: against**
@@ -305,7 +305,7 @@ print("every map has its image's shape:",
 # `visualize_image_attr` clips the top 2% of |values| so a few extreme pixels do not wash
 # out the rest: compare *where* each map is bright, not how bright across maps.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 SIGNED = {"Integrated Gradients": "all", "IG + SmoothGrad": "all", "DeepLift": "all"}
 maps = {
     "Saliency": list(saliency),
@@ -326,7 +326,7 @@ plt.show()
 # over the colour channels) that are also in the other's top 10%. Two unrelated maps would
 # share about 10%.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 def top_pixels(attribution, fraction):
     """A boolean (N, H*W) mask of each map's ``fraction`` of pixels with the largest |attribution|."""
     scores = attribution.abs().sum(dim=1).flatten(1)
@@ -357,14 +357,14 @@ agreement
 # the baseline, set to zero (next section). On the misclassified rows, ask whether the
 # highlighted region is also typical of the *predicted* class: that is often the story of the mistake.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. The baseline decides what IG and DeepLift can see
 # Both methods multiply by $x_i - x'_i$. With a black baseline ($x' = 0$), **every pixel that
 # is black in the image gets an attribution of exactly zero**, however much the model relies
 # on it. How many pixels is that here? The cell counts them, then recomputes IG and DeepLift
 # from a uniform gray image (`GRAY`), for which a black pixel is a change like any other.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 gray = torch.full_like(images, GRAY)
 ig_gray, delta_gray = ig.attribute(images, baselines=gray, target=targets, n_steps=IG_STEPS,
                                    method="gausslegendre", return_convergence_delta=True)
@@ -377,7 +377,7 @@ for name, values in {"IG, black baseline": ig_maps, "DeepLift, black baseline": 
     print(f"{name:>25}: {zero:6.1%} of the black pixels get exactly 0 | share of the total |attribution| "
           f"on black pixels: {values.abs().cpu()[is_black].sum() / values.abs().sum():.1%}")
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 fig = plot_attribution_grid(
     list(images),
     {"IG, black": list(ig_maps), f"IG, gray {GRAY}": list(ig_gray),
@@ -388,7 +388,7 @@ fig = plot_attribution_grid(
 )
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What changed.** The first line above says how much of the image is pure black (a large
 # share for Fashion-MNIST's black background, next to nothing for CIFAR-10 photos). With the
 # black baseline those pixels get exactly zero; with the gray one they carry part of the
@@ -396,7 +396,7 @@ plt.show()
 # Neither map is "the" truth: each answers *what made the score differ from that of the
 # baseline image?*, so choose the baseline that means "no evidence" for your data.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. IG's convergence delta
 # IG satisfies **completeness**: the attributions add up to the change in the score,
 # $\sum_i \mathrm{IG}_i(x) = F_c(x) - F_c(x')$. The integral is approximated with `IG_STEPS`
@@ -404,7 +404,7 @@ plt.show()
 # small compared with $F_c(x) - F_c(x')$ says the approximation is good; a large one says:
 # use more steps. Both baselines are checked.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 with torch.no_grad():
     rows = torch.arange(len(images))
     score = model(images)[rows, targets]
@@ -417,12 +417,12 @@ for name in ("black", "gray"):
         print(f"  {title.splitlines()[1]:>26}: F(x) - F(x') = {c:7.3f} | delta = {d: .2e} "
               f"({abs(d) / abs(c):.2%} of it)")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 print("every delta under 5% of the score change:",
       all(bool((deltas[n].abs() < 0.05 * change[n].abs()).all()) for n in deltas))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - A two-conv, three-fc network reaches the accuracy printed in section 4 on the data set in
@@ -433,13 +433,13 @@ print("every delta under 5% of the score change:",
 #   noisy copies. **DeepLift** distributes the same score change with one modified backward pass.
 # - The baseline is part of the question: a black baseline gives black pixels exactly zero.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # Exercises 1 and 2 are checked automatically: write the function, run the check cell below it.
 # Exercise 3 is an open question; its model answer follows it in the solution edition.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: Integrated Gradients from a gray baseline, by hand
 # Write `ig_from_gray(model, images, targets, n_steps)`: Integrated Gradients of each image
 # for its target class, from the uniform baseline `torch.full_like(images, GRAY)`, with a
@@ -466,7 +466,7 @@ from helpers.checks import check_completeness
 check_completeness(lambda: ig_from_gray(model, images, targets, 64), model, images, targets,
                    baseline=GRAY, exercise=1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: Saliency by hand
 # Write `saliency_by_hand(model, images, targets)`: the absolute value of the gradient of
 # each image's target score with respect to its pixels, a tensor of the images' shape, with
@@ -487,7 +487,7 @@ from helpers.checks import check_function_matches
 check_function_matches(saliency_by_hand, lambda m, x, t: Saliency(m).attribute(x, target=t),
                        model, images, targets, exercise=2, what="your saliency maps")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3: What does a zero on the black background mean?
 # In section 7, IG and DeepLift from a black baseline give every black pixel of the image an
 # attribution of exactly zero. Does that show that the model ignores those pixels? Use the

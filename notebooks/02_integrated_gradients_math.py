@@ -64,7 +64,7 @@ from captum.attr import IntegratedGradients
 from torch import nn
 
 from captum.attr._utils.approximation_methods import approximation_parameters
-from tqdm.auto import tqdm
+from helpers.settings import progress
 
 from helpers import settings
 from helpers.attribution import IG_METHODS, completeness_gap, ig_alphas_and_weights, integrated_gradients
@@ -285,7 +285,7 @@ def compare_with_captum(model, x, target, baseline, n_steps, batch):
     """Per rule: max |ours - Captum| / max |Captum| of the IG maps with ``n_steps`` points."""
     captum_ig = IntegratedGradients(model)
     differences = {}
-    for method in tqdm(IG_METHODS, desc="rules"):
+    for method in progress(IG_METHODS, desc="rules"):
         ours = integrated_gradients(model, x, target, baseline, n_steps, method, batch)
         theirs = captum_ig.attribute(x, baseline, target=target, n_steps=n_steps, method=method,
                                      internal_batch_size=batch)
@@ -345,7 +345,7 @@ plt.show()
 
 # %%
 sweep_maps, sweep_errors = [], []
-for n in tqdm(STEP_SWEEP, desc="n_steps"):
+for n in progress(STEP_SWEEP, desc="n_steps"):
     sweep_maps.append(ig_map(probability_model, x, target, baseline, n, METHOD, INTERNAL_BATCH))
     sweep_errors.append(sweep_maps[-1].sum().item() - change)
 sweep_gaps = [abs(error) for error in sweep_errors]
@@ -378,7 +378,7 @@ plt.show()
 
 # %% slideshow={"slide_type": "subslide"}
 neighbour_errors = {}
-for n in tqdm(NEIGHBOURS, desc="n_steps"):
+for n in progress(NEIGHBOURS, desc="n_steps"):
     neighbour_errors[n] = ig_map(probability_model, x, target, baseline, n, METHOD, INTERNAL_BATCH).sum().item() - change
 for n, error in neighbour_errors.items():
     print(f"n_steps = {n:4d}: signed error = {error:+.4f} | gap = {abs(error) / abs(change):.2%} of F(x) - F(x')")

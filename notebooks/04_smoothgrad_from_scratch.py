@@ -56,7 +56,7 @@ import warnings
 import matplotlib.pyplot as plt
 import torch
 from captum.attr import NoiseTunnel, Saliency
-from tqdm.auto import tqdm
+from helpers.settings import progress
 
 from helpers import settings
 from helpers.attribution import smoothgrad, vanilla_gradient
@@ -195,7 +195,7 @@ def top_share(magnitude, fraction=0.05):
 
 
 vanilla_maps, smooth_maps = [], []
-for name, x in tqdm(inputs.items(), desc="photos"):
+for name, x in progress(inputs.items(), desc="photos"):
     target = predictions[name][0][2]
     vanilla_maps.append(vanilla_gradient(classifier.model, x, target).abs().cpu())
     smooth_maps.append(smoothgrad_map(classifier.model, x, target, N_SAMPLES, NOISE_LEVEL, BATCH_SIZE, SEED).abs())
@@ -262,7 +262,7 @@ with torch.no_grad():
 classes = [(label, index) for label, _, index in predictions[name]]
 classes.append((ABSENT_CLASS, classifier.categories.index(ABSENT_CLASS)))
 fig, axes = plt.subplots(1, len(classes), figsize=(3.4 * len(classes), 3.6))
-for ax, (label, index) in zip(axes, tqdm(classes, desc="classes")):
+for ax, (label, index) in zip(axes, progress(classes, desc="classes")):
     maps = smoothgrad_map(classifier.model, x, index, N_SAMPLES, NOISE_LEVEL, BATCH_SIZE, SEED).abs()
     plot_attribution(ax, maps, x, "blended_heat_map", "absolute_value", f"{label}\nP = {probabilities[index]:.2%}")
 fig.suptitle(f"SmoothGrad on {name} for different classes")

@@ -13,8 +13,10 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 06 · A classical model: CatBoost explained with SHAP's TreeExplainer
+#
+# [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/06_catboost_treeshap.ipynb)
 #
 # *Run time on a 2-core CPU: about 16 s (full; 11 s of it importing the libraries), less in quick mode; no cached steps, so warm = cold.*
 #
@@ -26,7 +28,7 @@
 # - how to read the four classic SHAP plots: beeswarm, bar, dependence and waterfall;
 # - how SHAP importance compares with the model's own feature importance.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **About the data.** Many older tutorials use the Boston housing data set. It was removed
 # from scikit-learn (version 1.2) because one of its features was engineered from the
 # proportion of Black residents of each town, on the assumption that racial
@@ -35,7 +37,18 @@
 # baseline measurements, and a measure of disease progression one year later to predict.
 # It ships with scikit-learn, so it works offline.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
+# Google Colab only (detected, not assumed): fetch the course and install its requirements.
+import os, subprocess, sys  # noqa: E401
+
+if "google.colab" in sys.modules:
+    COURSE = "/content/explaining-vision-models"
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "--depth=1", "https://github.com/explaining-vision-models/explaining-vision-models.git", COURSE], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{COURSE}/requirements.txt"], check=True)
+    os.chdir(f"{COURSE}/notebooks")
+    sys.path.insert(0, COURSE)
+
 import time
 
 import catboost
@@ -51,10 +64,10 @@ from helpers import settings
 
 print(settings.describe())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "skip"}
 # ## Knobs
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 from helpers.settings import knob
 
 ITERATIONS = knob(full=800, quick=100)  # boosting rounds
@@ -66,7 +79,7 @@ EARLY_STOPPING = 100  # stop when the validation error has not improved for this
 SEED = 0
 EXPLAINED_PATIENT = 0  # row of the test set explained in the waterfall plot
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. Data and model
 # The features are age, sex, body-mass index (`bmi`), average blood pressure (`bp`) and six
 # blood serum measurements (`s1`-`s6`), each centred and scaled by scikit-learn. The
@@ -76,7 +89,7 @@ EXPLAINED_PATIENT = 0  # row of the test set explained in the waterfall plot
 # *test* patients are used only once, to grade the final model. Had the test set chosen the
 # tree count, its score would be optimistic.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 data = load_diabetes(as_frame=True)
 X, y = data.data, data.target
 X_rest, X_test, y_rest, y_test = train_test_split(X, y, test_size=TEST_SIZE, random_state=SEED)
@@ -98,14 +111,14 @@ print(f"test MAE: {test_error:.1f} (predicting the training mean: {baseline_erro
       f"test R²: {r2_score(y_test, prediction):.2f}")
 assert test_error < 0.9 * baseline_error, "the model should clearly beat predicting the mean"
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The test error is clearly below that of always predicting the mean (the cell asserts a
 # margin of at least 10%), but R², printed above, is modest: the model captures real
 # structure, yet most of the variation in progression is not explained by these ten numbers
 # (published models on this small, noisy data set reach about 0.4-0.5). Keep that in mind:
 # we are about to explain *the model*, not the disease.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. SHAP values of a tree ensemble, and additivity
 # For tree models, `TreeExplainer` computes SHAP values **exactly** in polynomial time
 # (Lundberg et al., 2020), no sampling involved. For each patient, the values
@@ -126,29 +139,29 @@ additivity_error = np.abs(reconstructed - prediction).max()
 print(f"base value φ0 = {float(np.atleast_1d(explanation.base_values)[0]):.2f}")
 print(f"max |φ0 + Σφ - model output| over {len(X_test)} patients = {additivity_error:.2e}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 print("additivity holds (error < 1e-6 of the output scale):", additivity_error < 1e-6 * np.abs(prediction).max())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The beeswarm: every patient, every feature
 # One dot per patient and feature. Horizontal position: that feature's SHAP value for that
 # patient (how much it moved the prediction from the base value; right: up, left: down).
 # Colour: the feature's *value* (red high, blue low), not the sign of its effect; the sign
 # is the horizontal position. Features are sorted by mean |SHAP|.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 shap.plots.beeswarm(explanation, show=False)
 plt.title("SHAP values of the CatBoost model on the test set")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # To read the figure with numbers, the cell below prints each feature's mean |SHAP value|
 # and the direction of its effect: the rank correlation between the feature's value and its
 # SHAP value (+1: higher values always push the prediction up; -1: always down; near 0: no
 # simple direction).
 
-# %%
+# %% slideshow={"hide_input": true}
 def feature_effects(explanation, features):
     """Mean |SHAP| and the Spearman correlation of value vs SHAP value, per feature, largest first."""
     values = pd.DataFrame(explanation.values, columns=features.columns, index=features.index)
@@ -164,7 +177,7 @@ print(f"the three largest: {', '.join(top)}; together {effects['mean |SHAP|'][:3
       f"of the total mean |SHAP|")
 effects.round(2)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading it.** The top rows of the beeswarm are the first rows of the table. A positive
 # direction means red dots (high values) sit on the right: for `bmi` and `s5` (log of serum
 # triglycerides), check the sign in the table; a positive one is what medicine expects, high
@@ -172,7 +185,7 @@ effects.round(2)
 # works the other way; look up `s3` (HDL, the "good" cholesterol). Features with a small mean
 # |SHAP| sit bunched around zero and barely move any prediction.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The bar plot: global importance
 
 # %%
@@ -180,38 +193,38 @@ shap.plots.bar(explanation, show=False)
 plt.title("Mean |SHAP value| per feature")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Dependence: how one feature's effect varies
 # The SHAP value of `bmi` against the value of `bmi`, coloured by the feature SHAP finds
 # interacts with it most. A clean rising curve means a monotone effect; vertical spread at
 # one `bmi` value comes from interactions with other features.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 shap.plots.scatter(explanation[:, "bmi"], color=explanation, show=False)
 plt.title("Dependence of the prediction on bmi")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. One patient: the waterfall
 # Starting from the base value $E[f(X)]$, each bar adds one feature's contribution until the
 # model's prediction for this patient, $f(x)$, is reached. Mind SHAP's colours: its bars that
 # push the prediction **up are red**, down are blue, the opposite of the course's image maps
 # (green: for the class, red: against). The `+`/`-` labels on the bars give the sign.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 shap.plots.waterfall(explanation[EXPLAINED_PATIENT], show=False)
 plt.title(f"Why the model predicts {prediction[EXPLAINED_PATIENT]:.0f} for test patient {EXPLAINED_PATIENT} "
           f"(true: {y_test.iloc[EXPLAINED_PATIENT]:.0f})")
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. SHAP importance vs CatBoost's own importance
 # CatBoost reports `PredictionValuesChange` importance: how much, on average, the
 # prediction changes when a feature's split values change, normalised to sum to 100. SHAP's
 # mean |value| measures the average size of a feature's contribution to individual
 # predictions. Both are shown as percentages.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 shap_importance = np.abs(explanation.values).mean(axis=0)
 table = pd.DataFrame({
     "SHAP mean |value| (%)": 100 * shap_importance / shap_importance.sum(),
@@ -230,14 +243,14 @@ print(f"top 3 by SHAP: {', '.join(top_shap)} | top 3 by CatBoost: {', '.join(top
       f"rank correlation over all 10: {rank_correlation:.2f}")
 table.round(1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Compare the two top-3 lists and the rank correlation printed above: both measures look at
 # the same trees, but they answer different questions. CatBoost's number is a property of the model's splits;
 # SHAP's is a property of the model's *predictions on the data you pass*, and it comes with
 # per-patient values, signs and dependence plots. Only SHAP's values add up to each
 # prediction.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - `TreeExplainer` gives exact SHAP values for tree ensembles; additivity
@@ -248,13 +261,13 @@ table.round(1)
 #   of the data and its explanations inherit that.
 # - A validation split chooses the number of trees; the test set only grades.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
 # Exercises 1 and 2 are checked automatically: write the function, run the check cell below it.
 # Exercise 3 is an open question; its model answer follows it in the solution edition.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: Rebuild the predictions from the SHAP values
 # Write `predict_with_shap(explainer, X)`: compute the SHAP values of the patients in the
 # DataFrame `X` with the `TreeExplainer` `explainer`, and return the model's prediction for
@@ -274,7 +287,7 @@ from helpers.checks import check_shap_predictions
 
 check_shap_predictions(predict_with_shap, explainer, model, X_val, exercise=1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: The strongest interaction
 # `explainer.shap_interaction_values(X)` splits each SHAP value further: entry `[n, i, j]` is
 # the part of patient `n`'s prediction due to features `i` and `j` acting *together* (split
@@ -297,7 +310,7 @@ from helpers.checks import check_strongest_interaction
 
 check_strongest_interaction(strongest_interaction, explainer, X_val, exercise=2)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3: Trees of depth 1
 # Suppose you retrain with `DEPTH = 1`, so that each tree splits on a single feature. What
 # happens to the dependence plot of section 5 (the vertical spread at one `bmi` value, and

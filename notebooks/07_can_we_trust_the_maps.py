@@ -13,8 +13,10 @@
 #     name: python3
 # ---
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # # 07 · Can we trust the maps?
+#
+# [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/07_can_we_trust_the_maps.ipynb)
 #
 # *Run time on a 2-core CPU, measured while the machine was shared with other jobs (expect
 # less on an idle one): about 15 min (full, cold), 1 min (quick); 30 s warm (cached).*
@@ -32,7 +34,7 @@
 # - the **model randomization sanity check** (Adebayo et al., 2018): a map that does not
 #   change when the model's weights are destroyed cannot be explaining the model.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # > **Offline note.** As in notebook 02, MobileNetV3-Large is replaced by EfficientNet-Lite0
 # > when its weights are not available, with a notice.
 # >
@@ -40,7 +42,18 @@
 # > `data/cache/`, keyed by the model's weights, the inputs and every setting): a second run
 # > takes seconds. `make clean-cache` empties the cache.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
+# Google Colab only (detected, not assumed): fetch the course and install its requirements.
+import os, subprocess, sys  # noqa: E401
+
+if "google.colab" in sys.modules:
+    COURSE = "/content/explaining-vision-models"
+    if not os.path.isdir(COURSE):
+        subprocess.run(["git", "clone", "--depth=1", "https://github.com/explaining-vision-models/explaining-vision-models.git", COURSE], check=True)
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{COURSE}/requirements.txt"], check=True)
+    os.chdir(f"{COURSE}/notebooks")
+    sys.path.insert(0, COURSE)
+
 import warnings
 
 import matplotlib.pyplot as plt
@@ -68,10 +81,10 @@ from helpers.visualize import plot_attribution
 warnings.filterwarnings("ignore", message="Input Tensor 0 did not already require gradients")
 print(settings.describe())
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "skip"}
 # ## Knobs
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 from helpers.settings import knob
 
 MODEL_NAME = "mobilenet_v3_large"
@@ -86,7 +99,7 @@ SEED = 0
 
 device = settings.pick_device()
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 classifier = load_classifier(MODEL_NAME).to(device)
 model = nn.Sequential(classifier.model, nn.Softmax(dim=1)).eval()  # we explain probabilities throughout
 inputs = {name: classifier.input_batch(image) for name, image in sample_images(IMAGES).items()}
@@ -96,7 +109,7 @@ for name, (label, p, _) in targets.items():
 first = IMAGES[0]
 x, target = inputs[first], targets[first][2]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. How accurate is the integral? Completeness gap vs `n_steps`
 # Completeness says $\sum_i \mathrm{IG}_i = F(x) - F(x')$, so the gap
 # $\lvert \sum_i \mathrm{IG}_i - (F(x) - F(x'))\rvert$ is the error of the quadrature rule. We
@@ -107,7 +120,7 @@ x, target = inputs[first], targets[first][2]
 # Every node of the left, right, midpoint and trapezoid rules with up to $N$ intervals lies on
 # the grid $\alpha = j / 2N$, so $2N + 1$ gradients serve all four rules at every `n_steps`.
 
-# %%
+# %% slideshow={"hide_input": true}
 def path_integrand(model, x, target, alphas, batch, show_progress=True):
     """g(alpha) = (x - x') . dF_target/dx at x' + alpha (x - x'), black baseline x' = 0, per alpha."""
     values = []
@@ -144,7 +157,7 @@ midpoints = integrand_at(model, x, target, (2 * np.arange(n_max) + 1) / (2 * n_m
 grid_values = np.empty(2 * n_max + 1)
 grid_values[0::2], grid_values[1::2] = on_grid, midpoints  # g at alpha = j / (2 n_max), j = 0..2 n_max
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Gauss-Legendre's nodes differ for every `n_steps`, so it gets no sharing: the small
 # `n_steps` first, then the largest one on its own.
 
@@ -161,7 +174,7 @@ print(f"{len(grid_values)} gradients for the Riemann rules (instead of {4 * sum(
 # trapezoid rule with $n$ intervals evaluates $n + 1$ points, so its `n_steps` is $n + 1$.)
 # First, a check that the shortcut computes exactly what `integrated_gradients` computes:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def riemann_sum(method, n):
     """sum(IG) of a Riemann rule with n intervals, read off the shared grid; returns (n_steps, sum)."""
     n_steps = n + 1 if method == "riemann_trapezoid" else n
@@ -177,7 +190,7 @@ for method in IG_METHODS[:4]:
     assert abs(shared - direct) <= 1e-3 * abs(direct) + 1e-7, f"{method}: {shared} vs {direct}"
 print("shared grid = integrated_gradients, rule by rule (n = 4), to float32 precision (0.1%): True")
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 with torch.no_grad():
     change = (model(x) - model(torch.zeros_like(x)))[0, target].item()
 gaps = {method: dict(riemann_sum(method, n) for n in STEP_GRID) for method in IG_METHODS[:4]}
@@ -211,7 +224,7 @@ print("rules whose gap rises again after first falling under 1%:",
       [m for m, v in gaps.items() if needed[m] and any(g >= 0.01 for n, g in v.items() if n > needed[m])])
 gap_table
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # The textbook says: left and right Riemann sums converge like $1/n$, midpoint and
 # trapezoid like $1/n^2$, Gauss-Legendre faster still, for a *smooth* integrand. Compare
 # with the plot. The integrand here, the gradient of a ReLU network along the path, is not
@@ -229,13 +242,14 @@ gap_table
 # Two practical lessons: no fixed `n_steps` is safe for every image, so **compute the gap
 # for the image you explain** (two forward passes); and a gap that falls at one `n_steps`
 # may rise at the next, so check a neighbouring value too.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. The baseline matters
 # IG explains $F(x) - F(x')$: the map says what distinguishes the image from the baseline.
 # Four common choices, with Gauss-Legendre and `IG_STEPS` steps (the table prints each
 # map's relative completeness gap at that setting). Green: for the class, red: against.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 @cached
 def ig_maps_for_baselines(model, x, target, baselines, n_steps, batch):
     """IG (Gauss-Legendre) from every baseline, and its relative completeness gap."""
@@ -274,7 +288,7 @@ fig.tight_layout()
 plt.show()
 pd.DataFrame(baseline_rows)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Each baseline asks a different question. Black: *what makes this image different from
 # darkness?*, so dark pixels of the object get little credit (their difference from black
 # is small). Blurred: *what do the fine details add?*, so the map follows edges and
@@ -288,7 +302,7 @@ pd.DataFrame(baseline_rows)
 # to compare maps by eye and to rank pixels (section 3), not for a claim of completeness
 # (section 1: 1% took 128-256 steps on this image).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Deletion and insertion: do the maps rank pixels faithfully?
 # **Deletion** replaces the most important pixels first by a *reference* (black, the usual
 # choice, or the blurred image) and follows the probability: a low area under the curve
@@ -301,7 +315,7 @@ pd.DataFrame(baseline_rows)
 # Saliency = |gradient|; IG = signed IG from black (positive evidence first);
 # SmoothGrad = |SmoothGrad|; random. First the maps, for every photo:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def method_maps(model, images, targets, ig_steps, sg_samples, seed, batch):
     """{method: {photo: map}} for Saliency, IG (black), SmoothGrad and a random ranking."""
@@ -326,12 +340,20 @@ maps = method_maps(model, inputs, target_index, IG_STEPS, SG_SAMPLES, SEED, BATC
 # notebook 08). `CURVE_STEPS` points per curve; the cell after the table compares the
 # AUC with 50 points.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 columns = ["deletion AUC (black)", "deletion AUC (blurred)", "insertion AUC"]
 scores_cached = cached(faithfulness_scores)
-scores, curves = scores_cached(classifier.model, inputs, target_index, maps, steps=CURVE_STEPS, keep_curves=True)
+deletion, curves = scores_cached(classifier.model, inputs, target_index, maps, steps=CURVE_STEPS,
+                                 keep_curves=True, kinds=columns[:2])
 
 # %%
+insertion, insertion_curves = scores_cached(classifier.model, inputs, target_index, maps, steps=CURVE_STEPS,
+                                            keep_curves=True, kinds=columns[2:])
+scores = deletion.merge(insertion, on=["photo", "method"])
+for key, curve in insertion_curves.items():
+    curves[key].update(curve)
+
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 def mean_table(scores):
     table = scores.groupby("method")[columns].mean()
     return table.loc[[m for m in maps_order if m in table.index]]
@@ -354,7 +376,7 @@ plt.show()
 print(f"lower deletion AUC / higher insertion AUC is better; mean over {len(inputs)} photo(s): {', '.join(inputs)}")
 mean_table(scores).round(3)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 fine = {method: curve_auc(*deletion_curve(classifier.model, x, target, maps[method][first], steps=50))
         for method in ["IG", "random"]}
 for method, auc in fine.items():
@@ -369,7 +391,7 @@ for method, auc in fine.items():
 # not that the pixel carries the evidence; IG weighs gradients by how far each pixel is
 # from its baseline.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 table = mean_table(scores)
 for column in columns:
     better = table[column] < table.loc["random", column] if "deletion" in column else \
@@ -383,7 +405,7 @@ for column in columns:
 # shrinks (0.110, random 0.128); on insertion IG is close to random (0.133 vs 0.120) while
 # SmoothGrad leads (0.222). Saliency is worse than random on both deletion tests.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The reference of the test and the baseline of IG are coupled
 # IG from a black baseline credits pixels by how much the output changes between black and
 # the image; deletion *to black* then removes exactly those pixels, to exactly that black.
@@ -391,7 +413,7 @@ for column in columns:
 # much about the shared reference as about the evidence. Two controls: the same IG tested
 # with a **blurred** reference, and IG computed **from a blurred baseline**, tested both ways.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 @cached
 def ig_blurred_baseline_maps(model, images, targets, ig_steps, batch):
     """IG (Gauss-Legendre) from the blurred copy of each photo."""
@@ -414,19 +436,20 @@ coupling.round(3)
 # win says as much about the shared reference as about "the evidence", and its insertion
 # AUC, near random, does not confirm it. Report several references, and name them.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Differences between methods are often small and vary between photos, which is why the
 # test should be run on many images, never on one. And removing pixels creates images
 # unlike any training image, so part of each curve measures how the model reacts to black
 # holes or blurred patches, not only which pixels it used.
-#
+
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. The model randomization sanity check
 # Re-initialise the network's layers group by group, from the output back to the input,
 # and recompute the map each time; compare with the original by Spearman rank correlation
 # of |attribution|. If the map explains the model, destroying the model must destroy the
 # map. As a control, an **edge detector** that ignores the model: it must fail.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 def edge_detector(model, x, target):
     """A model-blind 'explanation': the image's edges (difference from a blurred copy)."""
     return (x - gaussian_blur(x, [5, 5], [1.5, 1.5])).abs()
@@ -460,7 +483,7 @@ plt.show()
 for name, results in checks.items():
     print(f"{name:>14}: correlation after randomising everything = {results[-1][1]:.2f}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 print("the model-blind edge detector is flagged (correlation stays 1):",
       all(abs(c - 1) < 1e-6 for _, c in checks["edge detector"]))
@@ -470,13 +493,14 @@ print("the model-blind edge detector is flagged (correlation stays 1):",
 # property of the image, not of the model: the edge detector fails by construction, with a
 # correlation of exactly 1 at every depth. Adebayo et al. found that some popular methods
 # (Guided Backprop, for instance; notebook 08) behave much like the edge detector.
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Why does IG keep part of its correlation?
 # IG from black is $x \odot \bar g$, the image times an average gradient. Even when $\bar g$
 # comes from a random network, the factor $x$ stays: bright pixels get large |IG| whatever
 # the weights. We compare both IG maps with the image's own brightness $|x|$:
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def abs_ranks(tensor):
     return tensor.detach().abs().sum(dim=1).flatten().cpu().numpy()
 
@@ -497,14 +521,14 @@ rho = {
 for name, value in rho.items():
     print(f"{name:>40}: Spearman ρ = {value:.2f}")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the run stored with this notebook, both IG maps correlate with $|x|$ (ρ = 0.38 trained,
 # 0.33 with all layers random) while the random network's plain gradient does not (−0.10):
 # the 0.26 that IG keeps after full randomization comes from the factor $x - x'$ it
 # multiplies by, not from anything the model learned. Part of what "gradient × input"-type
 # maps show is the input itself; judge them against such a model-blind component.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
 # - IG's accuracy is measurable: the completeness gap tells you whether `n_steps` is enough
@@ -517,11 +541,11 @@ for name, value in rho.items():
 # - The randomization check tests whether a map depends on the model at all; a residual
 #   correlation can come from the input factor of the method.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 # Exercises 1 and 2 are checked automatically: run the check cell below your solution.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1: a method of your own that beats the random ranking
 # Write `gradient_times_input(model, x, target)`: the input times the gradient of the
 # target probability, $x \odot \partial F_{target} / \partial x$, a signed map of `x`'s shape
@@ -542,7 +566,7 @@ check_beats_random(
                                       steps=CURVE_STEPS)),
     scores.set_index(["photo", "method"]).loc[(first, "random"), "deletion AUC (black)"], exercise=1)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 2: a map that ignores the model
 # Write `brightness_map(model, x, target)`: a "map" of `x`'s shape that ranks pixels by
 # their brightness and does not use `model` at all. The check runs the randomization
@@ -560,7 +584,7 @@ from helpers.checks import check_randomization
 check_randomization(lambda: randomization_sanity_check(model, x, target, brightness_map, n_groups=2),
                     exercise=2, expect="fail")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 3: what the deletion test rewards
 # Compute the deletion AUC of your `brightness_map` on the first photo with the black and
 # with the blurred reference (`deletion_curve(..., baseline=blurred(x))`), and compare both
@@ -576,7 +600,7 @@ check_randomization(lambda: randomization_sanity_check(model, x, target, brightn
 # So a deletion AUC needs companions: another reference, insertion, and the randomization
 # check of Exercise 2, which a model-blind map always fails.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4: a quadrature rule's gap that rises
 # In section 1, find a rule whose gap is larger at a bigger `n_steps` than at a smaller
 # one. Why can adding nodes make the quadrature *worse* here, when the textbook promises a
