@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Iterator
 
@@ -113,10 +114,12 @@ def ray_rows(files, out_dir, model_name: str, options: Options, progress: bool =
     if not items:
         return
     plan = plan_actors(ray.cluster_resources())
-    dataset = ray.data.from_items(items).map_batches(
-        Explainer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=plan["actors"]),
-        fn_constructor_kwargs={"model_name": model_name, "out_dir": str(Path(out_dir).resolve()), "options": options,
-                               "threads": plan["threads"]},
-        num_cpus=plan["num_cpus"], num_gpus=plan["num_gpus"])
+    with warnings.catch_warnings():  # Ray 2.60 flags max_restarts as a deprecated remote arg; it still applies
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*is deprecated")
+        dataset = ray.data.from_items(items).map_batches(
+            Explainer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=plan["actors"]),
+            fn_constructor_kwargs={"model_name": model_name, "out_dir": str(Path(out_dir).resolve()),
+                                   "options": options, "threads": plan["threads"]},
+            num_cpus=plan["num_cpus"], num_gpus=plan["num_gpus"], max_restarts=0)  # a failing actor fails the run
     for row in dataset.iter_rows():
         yield {field: str(row[field]) for field in SUMMARY_FIELDS}

@@ -127,8 +127,8 @@ print(inspect.getsource(smoothgrad))
 # as ours, so seeding that generator with the same `SEED` gives both the same noise.
 #
 # Each noisy copy contributes one gradient, computed the same way by both, so agreement on a
-# few copies (`COMPARE_SAMPLES`) already shows whether the two implementations agree, and the
-# time of both grows linearly with the number of copies (one gradient each).
+# few copies (`COMPARE_SAMPLES`) already shows whether the two implementations agree, and
+# timing those few copies compares their cost per copy (one gradient each).
 
 # %% slideshow={"slide_type": "subslide"}
 @cached
@@ -217,12 +217,12 @@ for name, plain, smooth in zip(inputs, vanilla_maps, smooth_maps):
 # top-5% share of all three (19% → 14%, 21% → 18%, 21% → 16%): its maps are spread wider.
 
 # %% [markdown]
-# What the figure shows: on the coffee cup SmoothGrad gathers on the rim, the handle and the
-# spoon. On the cat and the motorcycle it spreads coarse blotches over the whole picture, no
-# closer to the object than the plain gradient. Averaging removed some pixel-to-pixel
-# jitter, not the lack of focus: nothing about the model changed, only how we look at it,
-# and for this small network the local gradient's scatter survives the averaging for two
-# photos of three. Section 5 shows how the two knobs change the picture.
+# What the stored figure shows: on the coffee cup SmoothGrad gathers on the rim, the
+# handle and the spoon. On the cat and the motorcycle it spreads coarse blotches over the
+# whole picture, no closer to the object than the plain gradient. Averaging removed some
+# pixel-to-pixel jitter, not the lack of focus: nothing about the model changed, only how
+# we look at it, and for this small network the local gradient's scatter survives the
+# averaging for two photos of three. Section 5 shows how the two knobs change the picture.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. The two knobs: samples and noise
@@ -262,7 +262,7 @@ with torch.no_grad():
 classes = [(label, index) for label, _, index in predictions[name]]
 classes.append((ABSENT_CLASS, classifier.categories.index(ABSENT_CLASS)))
 fig, axes = plt.subplots(1, len(classes), figsize=(3.4 * len(classes), 3.6))
-for ax, (label, index) in zip(axes, progress(classes, desc="classes")):
+for (label, index), ax in zip(progress(classes, desc="classes"), axes):
     maps = smoothgrad_map(classifier.model, x, index, N_SAMPLES, NOISE_LEVEL, BATCH_SIZE, SEED).abs()
     plot_attribution(ax, maps, x, "blended_heat_map", "absolute_value", f"{label}\nP = {probabilities[index]:.2%}")
 fig.suptitle(f"SmoothGrad on {name} for different classes")
@@ -272,10 +272,10 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # In the stored run the three cat classes get similar maps (eyes, nose): their evidence is
 # shared. The surprise is the absent class. Its map exists (every class score has a
-# gradient) and here looks much like the others, at P = 0.01%: a gradient map shows where the model's computation is
-# *sensitive*, and for this photo that is the cat's features, whatever the class asked
-# about. The map answers even when the question makes no sense, so always read it next to
-# the probability of the class it explains.
+# gradient) and here looks much like the others, at P = 0.01%: a gradient map shows where
+# the model's computation is *sensitive*, and for this photo that is the cat's features,
+# whatever the class asked about. The map answers even when the question makes no sense,
+# so always read it next to the probability of the class it explains.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -327,8 +327,8 @@ check_smoothgrad_no_noise(my_smoothgrad, classifier.model, inputs[IMAGES[0]], pr
 # `smooth_ig(model, x, target, n_samples, noise_level, n_steps)` that returns the average of
 # the IG maps of `n_samples` noisy copies of `x` (noise as in exercise 1), each computed with
 # `integrated_gradients(model, noisy_copy, target, n_steps=n_steps)` (black baseline,
-# trapezoid rule). With `noise_level=0` it must reduce to plain IG. This is what
-# `NoiseTunnel(IntegratedGradients(...))` computes in notebook 01.
+# trapezoid rule). With `noise_level=0` it must reduce to plain IG. Notebook 01's
+# `NoiseTunnel(IntegratedGradients(...))` does the same (with a fixed σ and Gauss–Legendre).
 
 # %% tags=["solution"]
 # Exercise 2: write SmoothGrad + IG: the average of IG maps over noisy copies

@@ -183,7 +183,7 @@ curve.round(3)
 # %% slideshow={"hide_input": true, "slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(7, 3.6))
 ax.plot(curve.index, curve.iloc[:, 0], "o-", color="green", label="agreement of two seeds")
-ax.axhline(AGREEMENT, color="gray", linestyle="--", linewidth=0.8)
+ax.axhline(AGREEMENT, color="gray", linestyle="--", linewidth=0.8, label=f"target ρ = {AGREEMENT}")
 ax.set_xscale("log", base=2)
 ax.set_xlabel("nsamples")
 ax.set_ylabel("Spearman ρ between two seeds")
@@ -197,9 +197,9 @@ plt.show()
 # %% [markdown]
 # In the run stored with this notebook (EfficientNet-Lite0) no value reached ρ >= 0.9: two
 # seeds agree with ρ = 0.22 at 8 samples and 0.76 at 64, and from 16 samples on the time
-# doubles with each doubling. So `NSAMPLES` is 64, the largest value tried: at ρ = 0.76 the
-# broad pattern of the shallow maps repeats from run to run, their pixel-level detail is
-# partly sampling noise. Raise `NSAMPLES_GRID` before drawing fine-grained conclusions.
+# nearly doubles (×1.7, ×1.8) with each doubling. So `NSAMPLES` is 64, the largest value
+# tried: at ρ = 0.76 the broad pattern of the shallow maps repeats from run to run, their
+# pixel-level detail is partly noise. Raise `NSAMPLES_GRID` before fine-grained conclusions.
 
 # %% [markdown]
 # Now both layers, all photos, the top `TOP_CLASSES` classes, with `NSAMPLES` samples.
@@ -278,10 +278,9 @@ class_agreement.round(2)
 # common expectation that deep maps separate classes better: on all three photos the two
 # classes' maps agree *more* at the deep layer than at the shallow one (ρ 0.80, 0.68, 0.97
 # deep vs 0.64, 0.62, 0.94 shallow), and for rocket (missile vs projectile) they are nearly
-# identical at both depths. Near-synonymous classes use the same evidence, and the 7×7
-# deep map has too few positions to separate them; part of the lower shallow agreement is
-# also sampling noise (section 2). Check such statements with a number before reading them
-# into a figure.
+# identical at both depths. A guess, not tested here: near-synonymous classes use the same
+# evidence and a 7×7 map has few positions to separate them; the shallow maps are also
+# noisy (two seeds agree at ρ 0.76, section 2). Check with a number, not the figure.
 
 # %% [markdown]
 # **Sign depends on the background.** Expected gradients explain the difference between
@@ -381,13 +380,13 @@ additivity.round(3).T
 
 # %% [markdown]
 # Read the two printed lines and the table. The layer-path estimator is unbiased for
-# $F_c(x) - \mathbb{E}F_c(x')$, and here it lands within 0.5-1.3 standard errors of it
+# $F_c(x) - \mathbb{E}F_c(x')$; in the stored run it lands within 0.5-1.3 s.e. of it
 # for every photo (ordinary noise; the s.e. shrinks like $1/\sqrt{n}$). The sums of
-# `GradientExplainer`'s layer values do not add up: 0.04, -1.71 and -1.23 against targets
+# `GradientExplainer`'s layer values do not add up: 0.037, -1.705, -1.225 against targets
 # of 9.4, 11.1 and 7.5, some 30-45 standard errors away. They do match our hand-made
-# estimate of shap's rule (-0.40 ± 0.31, -1.82 ± 0.29, -1.29 ± 0.21), which confirms the
-# reading of the source: shap's layer values are gradient × activation along the image
-# path, a useful map, but not SHAP values that add up to the prediction.
+# estimate of shap's rule (-0.40 ± 0.31, -1.82 ± 0.29, -1.29 ± 0.21: within 1.5 s.e.),
+# which confirms the reading of the source: shap's layer values are gradient × activation
+# along the image path, a useful map, not SHAP values that add up to the prediction.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Layer attributions are a way to look inside the network; pixel attributions (notebooks
@@ -419,7 +418,8 @@ plt.show()
 # - Shallow layers give fine maps, deep layers coarse ones; whether the deep maps separate
 #   two classes depends on the photo (section 4 prints it).
 # - Additivity is testable for a sampled estimate: gap versus standard error (section 5).
-#   Here the layer-path estimator adds up within its error; `shap`'s layer values do not.
+#   In the stored run the layer-path estimator adds up within its error; `shap`'s layer
+#   values do not.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
@@ -476,9 +476,9 @@ check_sampled_additivity(sampled_additivity, samples["layer path"][0], logits_x[
 # **Model answer.** Run `explain_layer` for the middle layer and add its column to the
 # class-agreement table. There is no reason for a steady fall: the agreement depends on
 # whether the two classes use different parts of the image, which a layer can only show
-# once its features respond to those parts. Near-synonymous classes (two cats) can stay at
-# ρ close to 1 at every depth, while distinct classes separate at the depth where their
-# distinguishing parts are encoded. Report the numbers rather than the expectation.
+# once its features respond to those parts. Near-synonymous classes (missile and
+# projectile in the stored run) can stay at ρ close to 1 at every depth, while distinct
+# classes separate where their distinguishing parts are encoded. Report the numbers.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4: a single black background

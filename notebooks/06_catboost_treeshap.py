@@ -83,7 +83,7 @@ EXPLAINED_PATIENT = 0  # row of the test set explained in the waterfall plot
 # ## 1. Data and model
 # The features are age, sex, body-mass index (`bmi`), average blood pressure (`bp`) and six
 # blood serum measurements (`s1`-`s6`), each centred and scaled by scikit-learn. The
-# target is a quantitative measure of disease progression after one year (about 25 to 346).
+# target is a quantitative measure of disease progression after one year (higher: worse).
 # Three splits: the model learns on the *training* patients, the *validation* patients decide
 # when to stop adding trees (CatBoost's `eval_set`, keeping the best iteration), and the
 # *test* patients are used only once, to grade the final model. Had the test set chosen the
@@ -115,8 +115,8 @@ assert test_error < 0.9 * baseline_error, "the model should clearly beat predict
 # The test error is clearly below that of always predicting the mean (the cell asserts a
 # margin of at least 10%), but R², printed above, is modest: the model captures real
 # structure, yet most of the variation in progression is not explained by these ten numbers
-# (published models on this small, noisy data set reach about 0.4-0.5). Keep that in mind:
-# we are about to explain *the model*, not the disease.
+# (R² measured on 111 test patients only, so itself noisy). Keep that in mind: we are about
+# to explain *the model*, not the disease.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. SHAP values of a tree ensemble, and additivity
@@ -196,8 +196,9 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Dependence: how one feature's effect varies
 # The SHAP value of `bmi` against the value of `bmi`, coloured by the feature SHAP finds
-# interacts with it most. A clean rising curve means a monotone effect; vertical spread at
-# one `bmi` value comes from interactions with other features.
+# interacts with it most (SHAP's colours: red high, blue low; its name labels the colour
+# bar). A clean rising curve means a monotone effect; vertical spread at one `bmi` value
+# comes from interactions with other features. Grey bars: the histogram of `bmi`.
 
 # %% slideshow={"slide_type": "subslide"}
 shap.plots.scatter(explanation[:, "bmi"], color=explanation, show=False)
@@ -209,10 +210,11 @@ plt.show()
 # Starting from the base value $E[f(X)]$, each bar adds one feature's contribution until the
 # model's prediction for this patient, $f(x)$, is reached. Mind SHAP's colours: its bars that
 # push the prediction **up are red**, down are blue, the opposite of the course's image maps
-# (green: for the class, red: against). The `+`/`-` labels on the bars give the sign.
+# (green: for the class, red: against). The `+`/`-` labels give the sign.
 
 # %% slideshow={"slide_type": "subslide"}
 shap.plots.waterfall(explanation[EXPLAINED_PATIENT], show=False)
+plt.gcf().set_size_inches(10, 5)  # wide enough for the value labels of the small bars
 plt.title(f"Why the model predicts {prediction[EXPLAINED_PATIENT]:.0f} for test patient {EXPLAINED_PATIENT} "
           f"(true: {y_test.iloc[EXPLAINED_PATIENT]:.0f})")
 plt.show()
