@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from helpers.settings import display_path
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 
 
@@ -19,17 +21,17 @@ def load_image(path) -> Image.Image:
     """
     path = Path(path).expanduser()
     if not path.exists():
-        raise FileNotFoundError(f"Image file not found: {path}")
+        raise FileNotFoundError(f"Image file not found: {display_path(path)}")
     if path.is_dir():
-        raise ValueError(f"{path} is a directory, not an image file.")
+        raise ValueError(f"{display_path(path)} is a directory, not an image file.")
     if path.stat().st_size == 0:
-        raise ValueError(f"{path} is empty (0 bytes), not an image.")
+        raise ValueError(f"{display_path(path)} is empty (0 bytes), not an image.")
     try:
         with Image.open(path) as image:
             image.load()
             return to_rgb(image)
     except (UnidentifiedImageError, OSError, SyntaxError) as error:
-        raise ValueError(f"{path} is not a readable image: {error}") from None
+        raise ValueError(f"{display_path(path)} is not a readable image: {error}") from None
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -52,5 +54,5 @@ def list_images(folder) -> list[Path]:
     """Files in ``folder`` (not recursive) whose suffix looks like an image, sorted."""
     folder = Path(folder).expanduser()
     if not folder.is_dir():
-        raise FileNotFoundError(f"Image folder not found: {folder}")
+        raise FileNotFoundError(f"Image folder not found: {display_path(folder)}")
     return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

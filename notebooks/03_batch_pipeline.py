@@ -47,6 +47,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, COURSE)
 
 import importlib.util
+import shutil
 import signal
 import subprocess
 import sys
@@ -173,6 +174,7 @@ plt.show()
 # The course's tests run the same measurement over 500 images (`tests/test_pipeline.py`).
 
 # %% slideshow={"slide_type": "subslide"}
+shutil.rmtree(OUT_DIR / "generated", ignore_errors=True)  # exactly MEMORY_IMAGES images, whatever ran before
 dataset = make_image_folder(OUT_DIR / "generated", MEMORY_IMAGES, size=128)
 stream = explain_stream([dataset], OUT_DIR / "memory", classifier, Options("saliency", 1, figures="none"),
                         progress=False)
@@ -222,6 +224,7 @@ cli_out = settings.display_path(OUT_DIR / "cli")
 # 3. on Ray Data: a local Ray instance, the model loaded once per actor.
 
 # %%
+shutil.rmtree(OUT_DIR / "scale_set", ignore_errors=True)
 scale_set = make_image_folder(OUT_DIR / "scale_set", SCALE_IMAGES, size=224, seed=1)
 scale = Options("ig", SCALE_STEPS, BATCH_SIZE, figures="none", save_maps=True)
 throughput = {}
