@@ -18,10 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/01_cifar_cnn_captum.ipynb)
 #
-# *Run time on a 2-core CPU, full mode: training 76 s on an idle machine, every other cell
-# under 5 s; a second run loads the checkpoint (0.1 s) instead of training. Quick mode: about
-# 70 s. The run stored here shared the machine with other jobs, hence the longer training
-# time printed in section 3.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 105 s cold (empty
+# cache; slowest cell 88 s (the training; a second run loads its checkpoint)), 27 s warm
+# (cached results; slowest cell 13 s); quick mode: 15 s.*
 #
 # **What you will learn**
 #

@@ -34,9 +34,9 @@
 # > **Offline note.** Without DenseNet121's weights the course loads EfficientNet-Lite0
 # > instead and prints a notice; the method and the code do not change.
 #
-# *Run time on a 2-core CPU, measured while about seven other jobs shared it (so several
-# times slower than on an idle machine): 23 min cold, 6 min warm (cached) in full mode,
-# 8 min in quick mode. The slowest warm cell is the timing in section 3 (never cached).*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 43 s cold (empty
+# cache; slowest cell 10 s), 18 s warm (cached results; slowest cell 7 s); quick mode: 12
+# s.*
 
 # %% slideshow={"slide_type": "skip"}
 # Google Colab only (detected, not assumed): fetch the course and install its requirements.

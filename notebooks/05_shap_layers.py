@@ -18,8 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/05_shap_layers.ipynb)
 #
-# *Run time on a 2-core CPU, measured while the machine was shared with other jobs (expect
-# less on an idle one): about 10 min (full, cold), 1 min (quick); 20 s warm (cached).*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 99 s cold (empty
+# cache; slowest cell 27 s), 11 s warm (cached results; slowest cell 6 s); quick mode: 13
+# s.*
 #
 # **What you will learn**
 #

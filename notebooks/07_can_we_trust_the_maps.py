@@ -18,8 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/07_can_we_trust_the_maps.ipynb)
 #
-# *Run time on a 2-core CPU, measured while the machine was shared with other jobs (expect
-# less on an idle one): about 15 min (full, cold), 1 min (quick); 30 s warm (cached).*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 168 s cold (empty
+# cache; slowest cell 27 s), 11 s warm (cached results; slowest cell 5 s); quick mode: 21
+# s.*
 #
 # Notebooks 01-06 produced many attribution maps. This one **tests** them.
 #

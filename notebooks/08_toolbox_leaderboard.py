@@ -15,9 +15,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/08_toolbox_leaderboard.ipynb)
 #
-# *Run time on a 2-core CPU shared with other jobs (one PyTorch thread): about 10 min cold in
-# full mode (the deletion, randomization and sensitivity cells take 1-1.5 min each, over the
-# course's 30 s limit), 50 s warm (cached; slowest cell 18 s, the imports); quick: about 1 min.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 131 s cold (empty
+# cache; slowest cell 35 s), 12 s warm (cached results; slowest cell 5 s); quick mode: 21
+# s.*
 #
 # **What you will learn**
 #
