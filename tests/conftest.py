@@ -6,8 +6,14 @@ from torch import nn
 
 
 @pytest.fixture(autouse=True)
-def course_env(monkeypatch, tmp_path):
-    """Offline, not quick, data and torch caches in a temporary folder, CPU (even on a GPU machine), no mirror."""
+def course_env(request, monkeypatch, tmp_path):
+    """Offline, not quick, data and torch caches in a temporary folder, CPU (even on a GPU machine), no mirror.
+
+    Tests marked ``student_run`` execute whole notebooks: they keep the environment that
+    `make student-test` gives them (offline mirror, data folder), like nbval does.
+    """
+    if request.node.get_closest_marker("student_run"):
+        return tmp_path
     monkeypatch.setenv("COURSE_OFFLINE", "1")
     monkeypatch.delenv("COURSE_QUICK", raising=False)
     monkeypatch.setenv("COURSE_DEVICE", "cpu")
