@@ -145,7 +145,7 @@ print(f"{(explained.completeness_gap < GAP_THRESHOLD).sum()} of {len(explained)}
 # predictions in the title. Colours follow the course's convention: **green: for the class,
 # red: against** (the colorbar gives the values).
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 figures = [OUT_DIR / f for f in summary.figure.dropna()]
 fig, axes = plt.subplots(len(figures), 1, figsize=(12, 4.3 * len(figures)))
 for ax, path in zip(axes, figures):
@@ -225,7 +225,7 @@ cli_out = settings.display_path(OUT_DIR / "cli")
 # 2. interrupted and resumed: the command line is killed mid-run, then `--resume` finishes;
 # 3. on Ray Data: a local Ray instance, the model loaded once per actor.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 shutil.rmtree(OUT_DIR / "scale_set", ignore_errors=True)
 scale_set = make_image_folder(OUT_DIR / "scale_set", SCALE_IMAGES, size=224, seed=1)
 scale = Options("ig", SCALE_STEPS, BATCH_SIZE, figures="none", save_maps=True)
@@ -247,7 +247,7 @@ local_rows = timed_run("local (DataLoader workers)", "scale_local")
 # then resumed. `run.json` beside the summary records the model, method and `n_steps`;
 # `--resume` skips the files already listed, and only under the same settings.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 out = OUT_DIR / "scale_resumed"
 command = [sys.executable, "-m", "helpers.explain", str(scale_set), "--model", MODEL_NAME, "--n-steps",
            str(SCALE_STEPS), "--figures", "none", "--save-maps", "--out", str(out), "--quiet"]
@@ -272,7 +272,7 @@ print(f"after resuming: {len(files)} rows, {files.nunique()} distinct files, eve
 # resources: one CPU stays free for Ray Data's own tasks (on 2 CPUs, two 1-CPU actors
 # deadlock), one actor per remaining CPU, one per GPU when there are GPUs.
 
-# %%
+# %% slideshow={"slide_type": "skip"}
 if importlib.util.find_spec("ray"):
     ray_rows = timed_run("Ray Data (local instance)", "scale_ray", engine="ray")
     maps_equal = all(np.allclose(np.load(OUT_DIR / "scale_local" / a["map"]), np.load(OUT_DIR / "scale_ray" / b["map"]),
