@@ -40,7 +40,7 @@ def paired_seconds(first, second, repeats: int = PAIRED_REPEATS) -> tuple[float,
     """Time two functions alternately (after a warm-up of each): medians and the median of the ratios.
 
     Alternating makes slow drifts of the machine's speed hit both sides alike. A function
-    may return the seconds to count itself (e.g. a steady state without its start-up).
+    may return a float: the seconds to count instead (e.g. a steady state without its start-up).
     """
     first(), second()
     a, b = [], []
@@ -48,7 +48,7 @@ def paired_seconds(first, second, repeats: int = PAIRED_REPEATS) -> tuple[float,
         for function, times in ((first, a), (second, b)):
             start = time.perf_counter()
             counted = function()
-            times.append(time.perf_counter() - start if counted is None else counted)
+            times.append(counted if isinstance(counted, float) else time.perf_counter() - start)
     return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
 
 

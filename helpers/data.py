@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import datasets
-from torchvision import transforms as T
 
 from helpers.settings import data_dir, display_path, mirror_dir, offline_mode
 
@@ -34,15 +34,47 @@ class ImageDataset:
         return self.name != "CIFAR-10"
 
 
+class InMemoryImages(Dataset):
+    """Images kept as one uint8 tensor (N, C, H, W); item i is (float image in [0, 1], int label).
+
+    Converted once when loaded: a PIL transform per image and epoch would take twice as long
+    as training the small CNN itself.
+    """
+
+    def __init__(self, images: torch.Tensor, labels):
+        if images.dtype != torch.uint8 or images.dim() != 4:
+            raise ValueError(f"images must be a uint8 tensor (N, C, H, W), got {images.dtype} {tuple(images.shape)}.")
+        self.images, self.labels = images, torch.as_tensor(labels, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index):
+        return self.images[index].float().div_(255), int(self.labels[index])
+
+
+def cifar_split(split) -> InMemoryImages:
+    """A torchvision CIFAR10 split (uint8 N x 32 x 32 x 3) as ``InMemoryImages``."""
+    return InMemoryImages(torch.from_numpy(split.data).permute(0, 3, 1, 2).contiguous(), split.targets)
+
+
+def fashion_split_as_rgb32(split) -> InMemoryImages:
+    """A torchvision FashionMNIST split (uint8 N x 28 x 28), resized to 32 x 32 (bilinear) and repeated to 3 channels."""
+    images = torch.nn.functional.interpolate(split.data[:, None].float(), size=32, mode="bilinear",
+                                             align_corners=False, antialias=True)
+    images = images.round_().clamp_(0, 255).to(torch.uint8)
+    return InMemoryImages(images.expand(-1, 3, -1, -1), split.targets)
+
+
 def load_cifar10() -> ImageDataset:
     """CIFAR-10 from the data folder or the internet; Fashion-MNIST (as 3x32x32) when unavailable."""
     root = data_dir()
     cached = (root / "cifar-10-batches-py").is_dir()
     if cached or not offline_mode():
         try:
-            train = datasets.CIFAR10(root, train=True, download=not cached, transform=T.ToTensor())
-            test = datasets.CIFAR10(root, train=False, download=False, transform=T.ToTensor())
-            return ImageDataset("CIFAR-10", train, test, CIFAR10_CLASSES)
+            train = datasets.CIFAR10(root, train=True, download=not cached)
+            test = datasets.CIFAR10(root, train=False, download=False)
+            return ImageDataset("CIFAR-10", cifar_split(train), cifar_split(test), CIFAR10_CLASSES)
         except Exception as error:  # no network, interrupted download, ...
             reason = f"it is not in {display_path(root)} and the download failed ({type(error).__name__}: {error})"
     else:
@@ -58,14 +90,13 @@ def load_cifar10() -> ImageDataset:
 
 def load_fashion_mnist_as_rgb32() -> ImageDataset:
     """Fashion-MNIST from the data folder, the offline mirror, or the internet, as 3x32x32."""
-    transform = T.Compose([T.Resize(32, antialias=True), T.Grayscale(num_output_channels=3), T.ToTensor()])
     searched = [data_dir(), mirror_dir()]
     for root in searched:
         if (root / "FashionMNIST" / "raw").is_dir():
             try:
-                train = datasets.FashionMNIST(root, train=True, download=False, transform=transform)
-                test = datasets.FashionMNIST(root, train=False, download=False, transform=transform)
-                return ImageDataset("Fashion-MNIST", train, test, FASHION_CLASSES)
+                train = datasets.FashionMNIST(root, train=True, download=False)
+                test = datasets.FashionMNIST(root, train=False, download=False)
+                return fashion_mnist_dataset(train, test)
             except RuntimeError:
                 continue
     if offline_mode():
@@ -73,9 +104,13 @@ def load_fashion_mnist_as_rgb32() -> ImageDataset:
             "Fashion-MNIST not found in " + " or ".join(display_path(r / "FashionMNIST" / "raw") for r in searched)
             + " and offline mode is on: unset COURSE_OFFLINE or set COURSE_MIRROR_DIR."
         )
-    train = datasets.FashionMNIST(data_dir(), train=True, download=True, transform=transform)
-    test = datasets.FashionMNIST(data_dir(), train=False, download=True, transform=transform)
-    return ImageDataset("Fashion-MNIST", train, test, FASHION_CLASSES)
+    train = datasets.FashionMNIST(data_dir(), train=True, download=True)
+    test = datasets.FashionMNIST(data_dir(), train=False, download=True)
+    return fashion_mnist_dataset(train, test)
+
+
+def fashion_mnist_dataset(train, test) -> ImageDataset:
+    return ImageDataset("Fashion-MNIST", fashion_split_as_rgb32(train), fashion_split_as_rgb32(test), FASHION_CLASSES)
 
 
 # --------------------------------------------------------------------------- sample photos

@@ -21,6 +21,9 @@ from torchvision.transforms.functional import gaussian_blur
 from helpers.attribution import check_count, prepare_inputs
 
 
+FORWARD_BATCH = 4  # images per forward pass: on 2 CPU cores 4 ran at 20 ms per 224x224 image, 16 at 33 ms
+
+
 def pixel_order(attribution: torch.Tensor) -> torch.Tensor:
     """Pixel indices (H*W) from most to least important; channels are summed."""
     if attribution.dim() != 4 or len(attribution) != 1:
@@ -43,7 +46,7 @@ def blurred(x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
 
 
 def deletion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: torch.Tensor,
-                   steps: int = 20, baseline=None, batch_size: int = 16):
+                   steps: int = 20, baseline=None, batch_size: int = FORWARD_BATCH):
     """Target probability as the most important pixels are replaced by ``baseline`` (default black).
 
     One image ``x`` (1, C, H, W) and one class index ``target`` (an int); ``model`` returns
@@ -56,7 +59,7 @@ def deletion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: 
 
 
 def insertion_curve(model: nn.Module, x: torch.Tensor, target: int, attribution: torch.Tensor,
-                    steps: int = 20, start=None, batch_size: int = 16):
+                    steps: int = 20, start=None, batch_size: int = FORWARD_BATCH):
     """Target probability as the most important pixels of x are pasted into ``start`` (default: x blurred).
 
     One image ``x`` (1, C, H, W) and one class index ``target`` (an int); ``model`` returns

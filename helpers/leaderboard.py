@@ -32,7 +32,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from helpers.attribution import check_count, integrated_gradients, smoothgrad, vanilla_gradient
 from helpers.evaluation import (
-    blurred, curve_auc, deletion_curve, insertion_curve, random_attribution, randomization_sanity_check,
+    FORWARD_BATCH, blurred, curve_auc, deletion_curve, insertion_curve, random_attribution, randomization_sanity_check,
 )
 
 # Deep layers of the course's models (helpers.models), found by name in any wrapper or copy.
@@ -53,7 +53,7 @@ class MethodSettings:
     lime_samples: int = 64            # LIME: random on/off patterns of the superpixels
     lime_segments: int = 50           # LIME: SLIC superpixels asked for
     layer: str | None = None          # Grad-CAM layer (dotted name in the model); None: the deep layer
-    batch: int = 16                   # model evaluations per pass for Occlusion and LIME
+    batch: int = FORWARD_BATCH        # model evaluations per pass for Occlusion and LIME
     seed: int = 0
 
 
@@ -387,7 +387,8 @@ def robustness_scores(model: nn.Module, images: dict, targets: dict, methods: di
             if "infidelity" in metrics:
                 with torch.no_grad():
                     row["infidelity"] = infidelity(model, perturb, x, attribution, target=target,
-                                                   n_perturb_samples=infidelity_samples, normalize=True).item()
+                                                   n_perturb_samples=infidelity_samples, normalize=True,
+                                                   max_examples_per_batch=FORWARD_BATCH).item()
 
             def explain(inputs, target=None, _method=method, _x=x, _map=attribution[:, :maps[name][photo].shape[1]]):
                 inputs = inputs[0] if isinstance(inputs, tuple) else inputs  # Captum passes a tuple

@@ -144,8 +144,8 @@ print(f"trainable parameters: {sum(p.numel() for p in model.parameters()):,}")
 # ## 3. Training (or loading the checkpoint)
 # Cross-entropy loss, SGD with momentum, one progress bar per epoch. The checkpoint records
 # the data set and every training setting; with `USE_PRETRAINED_MODEL = "auto"` a second run
-# with the same settings loads it instead of training again (well under a second instead
-# of the training time printed below).
+# with the same settings loads it instead of training again: the cell below then prints the
+# checkpoint's test accuracy instead of the training time and the loss curve.
 
 # %% slideshow={"hide_input": true, "slide_type": "subslide"}
 TRAINING = {"dataset": dataset.name, "epochs": EPOCHS, "train_subset": TRAIN_SUBSET,
@@ -388,10 +388,11 @@ fig = plot_attribution_grid(
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **What changed.** The first line above says how much of the image is pure black (54.9%
-# in the run stored here, on Fashion-MNIST's black backgrounds). With the
-# black baseline those pixels get exactly zero; with the gray one they carry part of the
-# attribution, shown in the last column of the printed lines and in the figure's background.
+# **What changed.** The first line above says how much of the five images is pure black
+# (55.1% of their pixel values in the run stored here, on Fashion-MNIST's black backgrounds).
+# With the black baseline all of those pixels get exactly zero; with the gray one they carry
+# about half of the total |attribution| (51.0% for IG, 51.9% for DeepLift in the stored run),
+# shown in the last column of the printed lines and in the figure's background.
 # Neither map is "the" truth: each answers *what made the score differ from that of the
 # baseline image?*, so choose the baseline that means "no evidence" for your data.
 
@@ -497,7 +498,7 @@ check_function_matches(saliency_by_hand, lambda m, x, t: Saliency(m).attribute(x
 # **Model answer.** No. The zero comes from the factor $x_i - x'_i$, not from the model: a
 # pixel that equals the baseline did not *change* along the path, so completeness gives it
 # nothing, however large its gradient. Saliency, which has no baseline, is non-zero on parts
-# of the background, and with the gray baseline the black pixels carry a large share of the
+# of the background, and with the gray baseline the black pixels carry about half of the
 # attribution (section 7 prints it): the dark background around the garment outlines its
 # silhouette, which the model uses. Each baseline asks a different question ("compared with
 # an empty image?"); for objects on black, a gray, blurred or averaged baseline (or several

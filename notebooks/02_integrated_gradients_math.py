@@ -89,7 +89,7 @@ METHOD = "riemann_trapezoid"  # one of riemann_left, riemann_right, riemann_midd
 PATH_POINTS = knob(full=101, quick=21)  # points on the path curves of section 3
 COMPARE_STEPS = knob(full=16, quick=4)  # steps for the hand-written vs Captum comparison (section 4 says why few)
 STEP_SWEEP = knob(full=[5, 20, 50, 256, 300], quick=[4, 8, 16])  # n_steps values whose maps section 6 shows
-NEIGHBOURS = knob(full=[256, 300, 512], quick=[8, 16, 32])  # n_steps values around N_STEPS (section 6)
+NEIGHBOURS = knob(full=[256, 300, 350], quick=[8, 16, 32])  # n_steps a few below and above N_STEPS (section 6)
 INTERNAL_BATCH = 8  # path points per forward/backward pass (memory knob)
 
 device = settings.pick_device()
@@ -386,19 +386,22 @@ print("gap falls steadily as n_steps grows:", all(b <= a for a, b in zip(ordered
 
 # %% [markdown]
 # In the stored run (EfficientNet-Lite0) the gap is 0.32% of $F(x) - F(x')$ at 256 steps,
-# 0.08% at 300 and 2.56% at 512: more steps did not give a smaller gap, and the signed
-# errors of section 6 change sign twice (−0.27 at 20, +0.22 at 50, −0.0003 at 300).
-# The reason is the integrand, right panel of section 3: it is not smooth. The network's
-# piecewise-linear units (ReLU6 in EfficientNet-Lite0, hard-swish and ReLU in MobileNetV3)
-# switch on and off along the path, so it has kinks and narrow spikes where $P$ jumps.
+# 0.08% at 300 and 0.00% at 350 (last line: it fell at each step up). Three values are no
+# proof of a trend, though. The signed errors of section 6 change sign twice (−0.27 at 20,
+# +0.22 at 50, −0.0003 at 300), and in notebook 07 (section 1) the gap of one rule rises
+# again after falling under 1%. The reason is the integrand, right panel of section 3: it is
+# not smooth. The network's piecewise-linear units (ReLU6 in EfficientNet-Lite0, hard-swish
+# and ReLU in MobileNetV3) switch on and off along the path, so it has kinks and narrow
+# spikes where $P$ jumps.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The error formulas of quadrature rules ($1/n$, $1/n^2$) assume a smooth integrand. Here,
 # whether a grid's points land on a spike (and overweight it) or step over it is largely
-# chance, so the gap fluctuates instead of shrinking steadily: 300 steps were not "enough" in
-# general, they gave a small gap for this image. **Compute the gap for the image and the
-# `n_steps` you use, and check a neighbouring value.** Notebook 07 (section 1) sweeps
-# `n_steps` from 2 to 256 for all five rules on the same image.
+# chance, so the sum can land on either side of the integral and need not get closer with
+# every added step: 300 steps were not "enough" in general, they gave a small gap for this
+# image. **Compute the gap for the image and the `n_steps` you use, and check a neighbouring
+# value.** Notebook 07 (section 1) sweeps `n_steps` from 2 to 256 for all five rules on the
+# same image.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -407,7 +410,8 @@ print("gap falls steadily as n_steps grows:", all(b <= a for a, b in zip(ordered
 #   sum with `n_steps` points approximates the integral.
 # - Completeness, $\sum_i \mathrm{IG}_i = F(x) - F(x')$, turns into a numerical check: the gap.
 #   Compute it for the image and the `n_steps` you use, and for a neighbouring `n_steps`:
-#   the integrand is not smooth, so the gap does not always shrink as `n_steps` grows.
+#   the integrand is not smooth, so the gap does not always shrink as `n_steps` grows
+#   (notebook 07, section 1).
 # - Our dozen-line implementation uses the same points and weights as Captum and agrees with
 #   it to float precision once the trapezoid weights are normalised the same way.
 # - Gradients at the image alone can miss evidence: when the model is saturated (flat near

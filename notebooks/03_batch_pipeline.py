@@ -79,7 +79,7 @@ MODEL_NAME = "mobilenet_v3_large"
 METHOD = "ig"  # ig, saliency or smoothgrad
 N_STEPS = knob(full=50, quick=8)  # IG steps (or SmoothGrad samples), sections 2-3
 BATCH_SIZE = 8  # path points per forward/backward pass: the memory knob
-MEMORY_IMAGES = knob(full=120, quick=60)  # section 4: generated images streamed to measure memory (tests: 500)
+MEMORY_IMAGES = knob(full=60, quick=30)  # section 4: generated images streamed to measure memory (tests: 500)
 SCALE_IMAGES = knob(full=6, quick=3)  # section 7: images of the small data set run on each engine
 SCALE_STEPS = knob(full=8, quick=4)  # section 7: IG steps there
 YOUR_FOLDER = None  # set to a folder of your own photos, e.g. "~/Pictures/holiday"

@@ -1,6 +1,7 @@
 import struct
 
 import numpy as np
+import torch
 import pytest
 
 from helpers import data
@@ -64,3 +65,28 @@ def test_save_sample_images_writes_loadable_files(tmp_path):
     paths = data.save_sample_images(tmp_path, ["coffee", "rocket"])
     assert [p.name for p in paths] == ["coffee.png", "rocket.png"]
     assert load_image(paths[0]).size == data.sample_images(["coffee"])["coffee"].size
+
+
+def test_cifar_split_keeps_channels_and_scales_to_unit_range():
+    class FakeCifar:  # torchvision's CIFAR10 keeps (N, 32, 32, 3) uint8 and a list of labels
+        data = np.zeros((2, 32, 32, 3), np.uint8)
+        targets = [7, 1]
+
+    FakeCifar.data[1, 0, 0] = (255, 0, 51)
+    images = data.cifar_split(FakeCifar)
+    image, label = images[1]
+    assert len(images) == 2 and image.shape == (3, 32, 32) and label == 1
+    assert image[:, 0, 0].tolist() == pytest.approx([1.0, 0.0, 0.2])
+
+
+def test_fashion_mnist_is_resized_to_32_and_gray_in_three_channels(monkeypatch, tmp_path):
+    write_fake_fashion_mnist(tmp_path / "mirror")
+    monkeypatch.setenv("COURSE_MIRROR_DIR", str(tmp_path / "mirror"))
+    image, _ = data.load_fashion_mnist_as_rgb32().train[2]
+    assert image.shape == (3, 32, 32) and image.std() > 0.05
+    assert bool((image[0] == image[1]).all() and (image[1] == image[2]).all())
+
+
+def test_in_memory_images_want_uint8():
+    with pytest.raises(ValueError, match="uint8 tensor"):
+        data.InMemoryImages(torch.zeros(2, 3, 8, 8), [0, 1])

@@ -41,6 +41,18 @@ def test_offline_model_shape_and_layers(lite0):
     assert not lite0.model.training
 
 
+def test_classifiers_use_channels_last_on_the_cpu_and_give_the_same_logits(lite0):
+    conv = next(p for p in lite0.model.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    x = lite0.input_batch(sample_images(["coffee"])["coffee"])
+    with torch.no_grad():
+        fast = lite0.model(x)
+        plain = lite0.model.to(memory_format=torch.contiguous_format)(x)
+    lite0.to("cpu")  # back to channels_last, through Classifier.to
+    assert next(p for p in lite0.model.parameters() if p.dim() == 4).is_contiguous(memory_format=torch.channels_last)
+    assert torch.allclose(fast, plain, atol=1e-4)
+
+
 @pytest.mark.parametrize("name", ["mobilenet_v3_large", "densenet121", "resnet50"])
 def test_cached_torchvision_weights_are_used(name, capsys):
     path = fake_cached_weights(name)
