@@ -156,4 +156,4 @@ def _target_gradients(model, inputs, targets):
             raise ValueError(f"target out of range: the model has {outputs.shape[1]} classes.")
         selected = outputs.gather(1, targets.view(-1, 1)).sum()
         (grads,) = torch.autograd.grad(selected, inputs)
-    return grads
+    return grads.contiguous()  # a channels_last model (helpers.models) can return channels_last gradients

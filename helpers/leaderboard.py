@@ -75,7 +75,7 @@ class Method:
             warnings.filterwarnings("ignore", message="Input Tensor .* did not already require gradients")
             warnings.filterwarnings("ignore", message="Setting backward hooks on ReLU activations")
             attribution = self.fn(classifier_or_model, x, int(target))
-        return attribution.detach().float().cpu()
+        return attribution.detach().float().cpu().contiguous()  # channels_last models give channels_last maps
 
 
 COURSE_METHODS = ("Saliency", "IG", "SmoothGrad")
@@ -394,8 +394,8 @@ def robustness_scores(model: nn.Module, images: dict, targets: dict, methods: di
                 inputs = inputs[0] if isinstance(inputs, tuple) else inputs  # Captum passes a tuple
                 if torch.equal(inputs, _x):  # the unperturbed image: its map is known already
                     return (_map,)
-                return (torch.cat([_method(model, inputs[i:i + 1], targets[photo]).to(inputs.device)
-                                   for i in range(len(inputs))]),)  # a tuple, as the inputs
+                return (torch.cat([_method(model, inputs[i:i + 1], targets[photo]).to(inputs.device).contiguous()
+                                   for i in range(len(inputs))]),)  # a tuple, as the inputs; Captum calls .view
 
             if "sensitivity" in metrics:
                 with seeded(seed):

@@ -18,9 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/01_cifar_cnn_captum.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 105 s cold (empty
-# cache; slowest cell 88 s (the training; a second run loads its checkpoint)), 27 s warm
-# (cached results; slowest cell 13 s); quick mode: 15 s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 41 s cold (empty
+# cache; slowest cell 28 s (the training; a second run loads its checkpoint)), 14 s warm
+# (cached results; slowest cell 5 s); quick mode: 10 s.*
 #
 # **What you will learn**
 #

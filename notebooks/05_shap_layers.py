@@ -18,9 +18,8 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/05_shap_layers.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 99 s cold (empty
-# cache; slowest cell 27 s), 11 s warm (cached results; slowest cell 6 s); quick mode: 13
-# s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 65 s cold (empty
+# cache; slowest cell 17 s), 10 s warm (cached results; slowest cell 6 s); quick mode: 10 s.*
 #
 # **What you will learn**
 #
@@ -90,7 +89,7 @@ NSAMPLES_GRID = knob(full=[8, 16, 32, 64], quick=[4, 8])  # section 2: nsamples 
 AGREEMENT = 0.9  # section 2: NSAMPLES = the smallest value whose two seeds agree this well (Spearman)
 ADDITIVITY_SAMPLES = knob(full=64, quick=8)  # section 5: samples per image for the additivity check
 TOP_CLASSES = 2  # ranked_outputs: explain the top classes of each image
-BATCH = 8  # samples per forward/backward pass (shap's default of 50 took 3x as long at 64 samples on 2 CPU cores)
+BATCH = 8  # samples per forward/backward pass (shap's default, 50, was 3.5x slower here: docs/benchmarks.md)
 SEED = 0
 
 device = settings.pick_device()
@@ -198,11 +197,14 @@ fig.legend(loc="upper left", bbox_to_anchor=(0.13, 0.86), fontsize=8)
 plt.show()
 
 # %% [markdown]
-# In the run stored with this notebook (EfficientNet-Lite0) no value reached ρ >= 0.9: two
-# seeds agree with ρ = 0.22 at 8 samples and 0.76 at 64, and from 16 samples on the time
-# nearly doubles (×1.7, ×1.8) with each doubling. So `NSAMPLES` is 64, the largest value
-# tried: at ρ = 0.76 the broad pattern of the shallow maps repeats from run to run, their
-# pixel-level detail is partly noise. Raise `NSAMPLES_GRID` before fine-grained conclusions.
+# In the run stored with this notebook (EfficientNet-Lite0) no value reached ρ >= 0.9: the
+# agreement of two seeds rises with every doubling, from ρ = 0.22 at 8 samples through
+# 0.36 and 0.60 to 0.76 at 64. The time per image and class (one timed run per value, so
+# noisy) barely moved from 8 to 16 samples (1.08 s, 1.16 s), then grew ×1.8 with each of
+# the next two doublings (2.12 s at 32, 3.74 s at 64). So `NSAMPLES` is 64, the largest
+# value tried: at ρ = 0.76 two seeds rank the shallow map's positions alike but far from
+# identically, so its fine detail is partly noise. Raise `NSAMPLES_GRID` before
+# fine-grained conclusions.
 
 # %% [markdown]
 # Now both layers, all photos, the top `TOP_CLASSES` classes, with `NSAMPLES` samples.
@@ -385,7 +387,7 @@ additivity.round(3).T
 # Read the two printed lines and the table. The layer-path estimator is unbiased for
 # $F_c(x) - \mathbb{E}F_c(x')$; in the stored run it lands within 0.5-1.3 s.e. of it
 # for every photo (ordinary noise; the s.e. shrinks like $1/\sqrt{n}$). The sums of
-# `GradientExplainer`'s layer values do not add up: 0.037, -1.705, -1.225 against targets
+# `GradientExplainer`'s layer values do not add up: 0.037, -1.705, -1.226 against targets
 # of 9.4, 11.1 and 7.5, some 30-45 standard errors away. They do match our hand-made
 # estimate of shap's rule (-0.40 ± 0.31, -1.82 ± 0.29, -1.29 ± 0.21: within 1.5 s.e.),
 # which confirms the reading of the source: shap's layer values are gradient × activation
@@ -479,9 +481,10 @@ check_sampled_additivity(sampled_additivity, samples["layer path"][0], logits_x[
 # **Model answer.** Run `explain_layer` for the middle layer and add its column to the
 # class-agreement table. There is no reason for a steady fall: the agreement depends on
 # whether the two classes use different parts of the image, which a layer can only show
-# once its features respond to those parts. Near-synonymous classes (missile and
-# projectile in the stored run) can stay at ρ close to 1 at every depth, while distinct
-# classes separate where their distinguishing parts are encoded. Report the numbers.
+# once its features respond to those parts. Near-synonymous classes can stay close to
+# ρ = 1 (missile and projectile: 0.94 at the shallow and 0.97 at the deep layer in the
+# stored run), while distinct classes separate where their distinguishing parts are
+# encoded. Report the numbers.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4: a single black background

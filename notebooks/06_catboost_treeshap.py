@@ -19,7 +19,7 @@
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/06_catboost_treeshap.ipynb)
 #
 # *Run time on a 2-core CPU, measured with `make run` on an idle machine: 6 s cold (empty
-# cache; slowest cell 4 s), 5 s warm (cached results; slowest cell 4 s); quick mode: 6 s.*
+# cache; slowest cell 4 s), 6 s warm (cached results; slowest cell 4 s); quick mode: 5 s.*
 #
 # **What you will learn**
 #

@@ -18,9 +18,8 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/07_can_we_trust_the_maps.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 168 s cold (empty
-# cache; slowest cell 27 s), 11 s warm (cached results; slowest cell 5 s); quick mode: 21
-# s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 141 s cold (empty
+# cache; slowest cell 26 s), 10 s warm (cached results; slowest cell 4 s); quick mode: 18 s.*
 #
 # Notebooks 01-06 produced many attribution maps. This one **tests** them.
 #
@@ -93,9 +92,9 @@ IMAGES = knob(full=list(SAMPLE_PHOTOS), quick=["chelsea"])  # photos for the del
 STEP_GRID = knob(full=[2, 4, 8, 16, 32, 64, 128, 256], quick=[2, 4, 8])  # section 1: n_steps tried per rule
 IG_STEPS = knob(full=64, quick=8)  # sections 2-3: IG steps for maps (Gauss-Legendre); gaps printed in section 2
 SG_SAMPLES = knob(full=32, quick=4)  # section 3: SmoothGrad samples
-CURVE_STEPS = knob(full=20, quick=8)  # section 3: points on each deletion/insertion curve (justified there)
+CURVE_STEPS = knob(full=20, quick=8)  # section 3: steps per deletion/insertion curve (steps + 1 points; see there)
 RANDOMIZATION_GROUPS = knob(full=8, quick=2)  # section 4: layer groups randomised one after the other
-BATCH = 8  # path points per forward/backward pass (on 2 CPU cores 8 ran at 34-45 ms per point, 16 at 51)
+BATCH = 8  # path points per forward/backward pass (8 was faster per point than 16 here: docs/benchmarks.md)
 SEED = 0
 
 device = settings.pick_device()
@@ -291,15 +290,16 @@ pd.DataFrame(baseline_rows)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Each baseline asks a different question. Black: *what makes this image different from
-# darkness?*, so dark pixels of the object get little credit (their difference from black
-# is small). Blurred: *what do the fine details add?*, so the map follows edges and
-# texture. Noise: a random reference, which also adds randomness to the map. Dataset mean:
-# a flat grey-brown, in between.
+# darkness?* Blurred: *what do the fine details add?* Noise: a random reference. Dataset
+# mean: a flat grey-brown. In the stored figure, IG from black spreads small red and green
+# values over the whole face and leaves the dark pupils almost empty (their difference
+# from black is small); from the blurred image, the noise and the mean, the maps gather on
+# the eyes and the nose and look much alike.
 
 # %% [markdown]
 # None is "correct"; report which one you used, and check that $F(x')$ really is low (a
 # baseline the model already finds convincing leaves little to explain): the table prints
-# $F(x')$ for each. With `IG_STEPS` = 64 the relative gaps printed here are 0.9-3.6%: enough
+# $F(x')$ for each. With `IG_STEPS` = 64 the relative gaps printed here are 0.8-3.6%: enough
 # to compare maps by eye and to rank pixels (section 3), not for a claim of completeness
 # (section 1: 1% took 128-256 steps on this image).
 
@@ -338,8 +338,8 @@ maps = method_maps(model, inputs, target_index, IG_STEPS, SG_SAMPLES, SEED, BATC
 # %% [markdown]
 # Then three curves per photo and method: deletion to black, deletion to the blurred image,
 # insertion from the blurred image (`helpers.leaderboard.faithfulness_scores`, shared with
-# notebook 08). `CURVE_STEPS` points per curve; the cell after the table compares the
-# AUC with 50 points.
+# notebook 08). `CURVE_STEPS` steps per curve (`CURVE_STEPS` + 1 points); the cell after
+# the table compares the AUC with 50 steps.
 
 # %% slideshow={"slide_type": "subslide"}
 columns = ["deletion AUC (black)", "deletion AUC (blurred)", "insertion AUC"]
@@ -385,7 +385,7 @@ for method, auc in fine.items():
     print(f"{method:>7} on '{first}': deletion AUC (black) {coarse:.3f} with {CURVE_STEPS} steps, {auc:.3f} with 50")
 
 # %% [markdown]
-# With 50 points, IG's AUC on the first photo stays at 0.020 and the random ranking's moves
+# With 50 steps, IG's AUC on the first photo stays at 0.020 and the random ranking's moves
 # from 0.052 to 0.062: the coarser curve shifts the reference a little, not the ordering.
 # Read the table against the random row, column by column (summary printed below).
 # A large gradient (Saliency) says the output is *sensitive* to a small change of a pixel,
@@ -404,7 +404,7 @@ for column in columns:
 # In the run stored with this notebook: IG has the lowest deletion AUC to black (0.026,
 # random 0.055); with the blurred reference SmoothGrad is best (0.081) and IG's margin
 # shrinks (0.110, random 0.128); on insertion IG is close to random (0.133 vs 0.120) while
-# SmoothGrad leads (0.222). Saliency is worse than random on both deletion tests.
+# SmoothGrad leads (0.221). Saliency is worse than random on both deletion tests.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### The reference of the test and the baseline of IG are coupled

@@ -15,9 +15,8 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/08_toolbox_leaderboard.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 131 s cold (empty
-# cache; slowest cell 35 s), 12 s warm (cached results; slowest cell 5 s); quick mode: 21
-# s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 73 s cold (empty
+# cache; slowest cell 16 s), 11 s warm (cached results; slowest cell 4 s); quick mode: 16 s.*
 #
 # **What you will learn**
 #
