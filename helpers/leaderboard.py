@@ -285,11 +285,15 @@ def run_methods(model, images: dict, targets: dict, methods: dict) -> tuple[dict
     ``images``: {photo: (1, C, H, W) tensor}; ``targets``: {photo: class index};
     ``methods``: {name: Method} (from ``make_methods``). Returns (maps, seconds), both
     ``{method: {photo: ...}}``: the maps on the CPU and the wall-clock seconds of each call.
+    Each method is first called once untimed on the first photo: a first call pays one-off
+    set-up costs (IG on chelsea: 1.8 s against 0.8 s on the next photos).
     """
     _check_photos(images, targets)
     maps, seconds = {}, {}
+    first = next(iter(images))
     for name, method in methods.items():
         maps[name], seconds[name] = {}, {}
+        method(model, images[first], targets[first])  # warm-up, not timed
         for photo, x in images.items():
             start = time.perf_counter()
             maps[name][photo] = method(model, x, targets[photo])

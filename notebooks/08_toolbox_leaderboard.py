@@ -15,8 +15,8 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/08_toolbox_leaderboard.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 73 s cold (empty
-# cache; slowest cell 16 s), 11 s warm (cached results; slowest cell 4 s); quick mode: 16 s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 79 s cold (empty
+# cache; slowest cell 19 s), 11 s warm (cached results; slowest cell 4 s); quick mode: 16 s.*
 #
 # **What you will learn**
 #
@@ -126,7 +126,9 @@ first = PHOTOS[0]
 # **random** map (the chance level) and an **edge detector** that never looks at the model.
 #
 # Every expensive result goes through `helpers.cache.cached`: a second run reads it from disk.
-# The seconds in the tables are those measured when the result was first computed.
+# The seconds in the tables are those measured when the result was first computed, per
+# photo, after one untimed warm-up call of each method (a first call pays one-off set-up
+# costs).
 
 # %% slideshow={"slide_type": "subslide"}
 @cached
@@ -146,9 +148,10 @@ print(f"IG with {METHOD_SETTINGS.ig_steps} steps on '{first}': completeness gap 
 # %% [markdown]
 # The completeness gap printed above says how far IG's sum is from $F(x) - F(\text{black})$
 # at this number of steps on the first photo (notebook 07 explains the measure; read the
-# number: with `ig_steps` kept small for speed it can be large, and 07 shows that this
-# photo needs far more steps). The leaderboard tests IG's ranking of pixels as computed
-# here; more steps would cost proportionally more time (the seconds column).
+# number: with `ig_steps` kept small for speed it can be large, 52% in the stored run, and
+# 07 shows that this photo needs far more steps). The leaderboard tests IG's ranking of
+# pixels as computed here; more steps would cost proportionally more time (the seconds
+# column).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 2. Six methods from Captum
@@ -159,8 +162,9 @@ print(f"IG with {METHOD_SETTINGS.ig_steps} steps on '{first}': completeness gap 
 # **Grad-CAM** (Selvaraju et al., 2017) takes the activations $A_k$ of a deep convolutional
 # layer and weighs each channel by its average gradient:
 # $\mathrm{ReLU}\big(\sum_k \bar{g}_k A_k\big)$ with $\bar{g}_k = \mathrm{mean}_{ij}\,\partial y_c / \partial A_{k,ij}$.
-# The map has the layer's resolution (7×7 here), so Captum's `LayerAttribution.interpolate`
-# upsamples it to the image. One backward pass; coarse, but class-specific.
+# The map has the layer's resolution (7×7 here, as exercise 1 prints), so Captum's
+# `LayerAttribution.interpolate` upsamples it to the image. One backward pass; coarse, but
+# class-specific.
 
 # %% [markdown]
 # **Guided Backprop** (Springenberg et al., 2015) is the gradient with one change: at every
@@ -203,10 +207,10 @@ print(f"Grad-CAM layer: {classifier.deep_layer}, map {tuple(maps['Grad-CAM'][fir
 # ### 2.2 Occlusion
 #
 # **Occlusion** (Zeiler & Fergus, 2014) slides a black square over the image and records how
-# much the class score drops; each pixel gets the average drop of the squares covering it.
-# No gradients at all, so it works for any model, but it costs one forward pass per position
-# (knobs `occlusion_window`, `occlusion_stride`), and the map is as coarse
-# as the square. Good for asking "which region does the model need?" about object parts.
+# much the class score drops; each pixel gets the average drop of the squares covering it. No
+# gradients at all, so it works for any model, but it costs one model evaluation per position
+# (knobs `occlusion_window`, `occlusion_stride`), and the map is as coarse as the square.
+# Good for asking "which region does the model need?" about object parts.
 
 # %%
 maps_, seconds_ = compute_maps(model, images, targets, ("Occlusion",), METHOD_SETTINGS)
@@ -237,10 +241,10 @@ print(f"GradientShap: {METHOD_SETTINGS.shap_samples} draws, "
 # ### 2.4 LIME on superpixels
 #
 # **LIME** (Ribeiro et al., 2016) cuts the image into superpixels (scikit-image's SLIC),
-# switches random subsets of them off (black), and fits a linear model of the class score
-# on the on/off pattern; the coefficients are the attributions, one per superpixel. It needs
-# only forward passes, one per sample, and its answer depends on the segmentation and on the
-# number of samples (one input per superpixel, fitted on `lime_samples` points).
+# switches random subsets of them off (black), and fits a linear model of the class score on
+# the on/off pattern; the coefficients are the attributions, one per superpixel. It needs
+# only model evaluations, one per sample, and its answer depends on the segmentation and on
+# the number of samples (one input per superpixel, fitted on `lime_samples` points).
 
 # %%
 segments = superpixels(images[first], METHOD_SETTINGS.lime_segments)
@@ -410,19 +414,21 @@ print("the model-blind controls keep their map when the model is randomised:", b
 # %% [markdown]
 # **The metrics disagree.** In the stored run, insertion ranks partly the other way: the
 # coarse region maps Occlusion and LIME lead, the edge detector and Grad-CAM follow, and
-# Guided Backprop and Guided Grad-CAM fall below random. The rank correlations printed
-# above say it in numbers (deletion with black vs insertion: -0.44). A likely reason: coarse
-# maps reveal whole regions, which insertion into a blurred photo rewards; scattered edge
-# pixels removed to black break the image, which deletion rewards. Each test measures its
-# own perturbation as much as the map.
+# Saliency, Guided Backprop and Guided Grad-CAM fall below random (0.147, 0.102 and 0.091
+# against 0.164; IG, 0.166, ties with it). The rank correlations printed above say it in
+# numbers (deletion with black vs insertion: -0.44). A likely reason: coarse maps reveal
+# whole regions, which insertion into a blurred photo rewards; scattered edge pixels removed
+# to black break the image, which deletion rewards. Each test measures its own perturbation
+# as much as the map.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The controls.** In the stored run, both model-blind controls score 1.0 on randomization
-# (every model-based method is far lower), and the random map wins sensitivity with 0: a
-# map that ignores its input cannot change. Infidelity barely separates anything here: its
-# spread over photos is as large as its mean, and the random map sits among the methods.
-# Seconds (one thread, busy machine) of real methods span nearly two orders of magnitude:
-# Grad-CAM is the cheapest, Occlusion and LIME (tied) the most expensive.
+# (every model-based method is far lower), and the random map wins sensitivity with 0: a map
+# that ignores its input cannot change. Infidelity barely separates anything here: its spread
+# over photos is as large as its mean, and the random map (1.32) sits among the methods (0.79
+# for SmoothGrad to 1.52 for IG). Seconds per image of real methods span more than an order
+# of magnitude: Grad-CAM is the cheapest (0.019 s); IG, LIME and Occlusion are the most
+# expensive, at about 0.6 s each (0.63, 0.60 and 0.57 s).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### What the table does not tell
@@ -546,19 +552,21 @@ else:
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **What reproduces** (stored run, EfficientNet-Lite0, three photos; the cell above asserts
 # these verdicts). The gradient and Grad-CAM maps change a lot: randomising only the top
-# layer (`_fc`) already drops Grad-CAM's correlation near 0 and the gradient's well below
-# 1, and after all layers both end near 0. Guided Backprop barely changes while the top
-# layers are randomised (above 0.9 for the first two groups) and stays above the gradient
-# at every stage: the paper's central finding holds, and the closed form of exercise 2
-# shows why (only the positive part of the top layer's weights enters).
+# layer (`_fc`) already drops Grad-CAM's correlation near 0 (0.02) and the gradient's well
+# below 1 (0.40), and after all layers both end near 0 (0.07 and 0.12). Guided Backprop
+# barely changes while the top layers are randomised (0.97 and 0.91 for the first two groups)
+# and stays above the gradient at every stage: the paper's central finding holds, and the
+# closed form of exercise 2 shows why (only the positive part of the top layer's weights
+# enters).
 
 # %% [markdown]
 # **What does not reproduce.** Guided Backprop's correlation falls below 0.5 once the lower
-# blocks are randomised too. Yet the last column of the maps figure shows a Guided Backprop
-# map of the randomised network that is a clear picture of the cat: the paper's visual
-# finding (a map that looks like an explanation without a trained model) holds, while a
-# rank correlation with the *original* map does not capture it. Guided Grad-CAM does not
-# reproduce at all here: it inherits Grad-CAM's collapse at the top layer.
+# blocks are randomised too (0.39 from `_blocks.5._bn0`, 0.33 at the end). Yet the last
+# column of the maps figure shows a Guided Backprop map of the randomised network that is a
+# clear picture of the cat: the paper's visual finding (a map that looks like an explanation
+# without a trained model) holds, while a rank correlation with the *original* map does not
+# capture it. Guided Grad-CAM does not reproduce at all here: it inherits Grad-CAM's collapse
+# at the top layer (0.01).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Possible reasons in the stored run, all differences from the paper's setting: another
