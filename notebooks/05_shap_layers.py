@@ -198,13 +198,10 @@ plt.show()
 
 # %% [markdown]
 # In the run stored with this notebook (EfficientNet-Lite0) no value reached ρ >= 0.9: the
-# agreement of two seeds rises with every doubling, from ρ = 0.22 at 8 samples through
-# 0.36 and 0.60 to 0.76 at 64. The time per image and class (one timed run per value, so
-# noisy) barely moved from 8 to 16 samples (1.08 s, 1.16 s), then grew ×1.8 with each of
-# the next two doublings (2.12 s at 32, 3.74 s at 64). So `NSAMPLES` is 64, the largest
-# value tried: at ρ = 0.76 two seeds rank the shallow map's positions alike but far from
-# identically, so its fine detail is partly noise. Raise `NSAMPLES_GRID` before
-# fine-grained conclusions.
+# agreement of two seeds rises from ρ = 0.22 at 8 samples to 0.76 at 64, while the time per
+# image and class grows from 1.08 s to 3.74 s (one timed run each, so noisy). So `NSAMPLES`
+# is 64, the largest value tried: at ρ = 0.76 the shallow map's fine detail is partly noise.
+# Raise `NSAMPLES_GRID` before fine-grained conclusions.
 
 # %% [markdown]
 # Now both layers, all photos, the top `TOP_CLASSES` classes, with `NSAMPLES` samples.
