@@ -25,7 +25,7 @@ from helpers.models import load_classifier
 N_STEPS = 50
 N_SAMPLES = 50
 MEMORY_STEPS = (50, 300, 1000)
-PIPELINE_IMAGES, PIPELINE_STEPS = 12, 32  # pipeline vs its cost floor; steps: a multiple of DEFAULT_BATCH
+PIPELINE_IMAGES, PIPELINE_STEPS = 12, 32  # pipeline vs its cost floor (images >= 2); steps: a multiple of DEFAULT_BATCH
 PAIRED_REPEATS = 7  # paired_seconds
 
 
@@ -36,11 +36,16 @@ def setup():
     return classifier.model, x, classifier.top_k(x, k=1)[0][2]
 
 
+class Seconds(float):
+    """What a function timed by ``paired_seconds`` may return: the seconds to count instead of its wall time."""
+
+
 def paired_seconds(first, second, repeats: int = PAIRED_REPEATS) -> tuple[float, float, float]:
     """Time two functions alternately (after a warm-up of each): medians and the median of the ratios.
 
     Alternating makes slow drifts of the machine's speed hit both sides alike. A function
-    may return a float: the seconds to count instead (e.g. a steady state without its start-up).
+    may return ``Seconds(...)``: the seconds to count instead (e.g. a steady state without its
+    start-up); any other return value is ignored.
     """
     first(), second()
     a, b = [], []
@@ -48,7 +53,7 @@ def paired_seconds(first, second, repeats: int = PAIRED_REPEATS) -> tuple[float,
         for function, times in ((first, a), (second, b)):
             start = time.perf_counter()
             counted = function()
-            times.append(counted if isinstance(counted, float) else time.perf_counter() - start)
+            times.append(counted if isinstance(counted, Seconds) else time.perf_counter() - start)
     return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
 
 
@@ -155,16 +160,17 @@ def measure_pipeline(classifier=None) -> list[tuple[str, str, str, str]]:
             stamps = [time.perf_counter() for _ in explain_stream([folder], f"{tmp}/out", classifier, options,
                                                                   progress=False)]
             first_rows.append(stamps[0] - start)
-            return (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+            return Seconds((stamps[-1] - stamps[0]) / (len(stamps) - 1))
 
         def floor():  # n_steps path points per image, DEFAULT_BATCH at a time
             start = time.perf_counter()
             for _ in range(PIPELINE_IMAGES * PIPELINE_STEPS // DEFAULT_BATCH):
                 inputs = batch.clone().requires_grad_(True)
                 torch.autograd.grad(model(inputs)[:, 0].sum(), inputs)
-            return (time.perf_counter() - start) / PIPELINE_IMAGES
+            return Seconds((time.perf_counter() - start) / PIPELINE_IMAGES)
 
         ours, cost_floor, ratio = paired_seconds(pipeline, floor, repeats=3)
+        del first_rows[0]  # paired_seconds' warm-up call
     return [(f"pipeline s/image at steady state, figures none / n_steps x raw fwd+bwd (IG {PIPELINE_STEPS} steps, "
              f"{PIPELINE_IMAGES} images, 2 workers)",
              f"{ours:.2f} s / {cost_floor:.2f} s = {ratio:.2f} ({1 / ours:.2f} images/s)", "<= 1.15",
@@ -202,8 +208,9 @@ def main(argv=None) -> int:
     print(f"machine: {machine()}")
     start = time.time()
     print_table(measure_pipeline() if args.pipeline else measure())
-    print(f"(measured in {time.time() - start:.0f} s; each pair timed alternately {PAIRED_REPEATS} times after a "
-          f"warm-up: medians of the times and of the ratios)")
+    print(f"(measured in {time.time() - start:.0f} s; each pair timed alternately after a warm-up, "
+          f"{PAIRED_REPEATS} times (IG per step: {3 * PAIRED_REPEATS}, pipeline: 3): medians of the times and of "
+          f"the ratios)")
     return 0
 
 

@@ -45,6 +45,8 @@ class InMemoryImages(Dataset):
         if images.dtype != torch.uint8 or images.dim() != 4:
             raise ValueError(f"images must be a uint8 tensor (N, C, H, W), got {images.dtype} {tuple(images.shape)}.")
         self.images, self.labels = images, torch.as_tensor(labels, dtype=torch.long)
+        if len(self.labels) != len(images):
+            raise ValueError(f"{len(images)} images but {len(self.labels)} labels.")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -74,9 +76,10 @@ def load_cifar10() -> ImageDataset:
         try:
             train = datasets.CIFAR10(root, train=True, download=not cached)
             test = datasets.CIFAR10(root, train=False, download=False)
-            return ImageDataset("CIFAR-10", cifar_split(train), cifar_split(test), CIFAR10_CLASSES)
         except Exception as error:  # no network, interrupted download, ...
             reason = f"it is not in {display_path(root)} and the download failed ({type(error).__name__}: {error})"
+        else:
+            return ImageDataset("CIFAR-10", cifar_split(train), cifar_split(test), CIFAR10_CLASSES)
     else:
         reason = f"it is not in {display_path(root)} and offline mode is on (COURSE_OFFLINE=1)"
     bundle = load_fashion_mnist_as_rgb32()
@@ -96,9 +99,9 @@ def load_fashion_mnist_as_rgb32() -> ImageDataset:
             try:
                 train = datasets.FashionMNIST(root, train=True, download=False)
                 test = datasets.FashionMNIST(root, train=False, download=False)
-                return fashion_mnist_dataset(train, test)
-            except RuntimeError:
+            except RuntimeError:  # incomplete files: try the next place
                 continue
+            return fashion_mnist_dataset(train, test)
     if offline_mode():
         raise FileNotFoundError(
             "Fashion-MNIST not found in " + " or ".join(display_path(r / "FashionMNIST" / "raw") for r in searched)

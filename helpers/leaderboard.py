@@ -290,10 +290,11 @@ def run_methods(model, images: dict, targets: dict, methods: dict) -> tuple[dict
     """
     _check_photos(images, targets)
     maps, seconds = {}, {}
-    first = next(iter(images))
+    first = next(iter(images), None)
     for name, method in methods.items():
         maps[name], seconds[name] = {}, {}
-        method(model, images[first], targets[first])  # warm-up, not timed
+        if first is not None:
+            method(model, images[first], targets[first])  # warm-up, not timed
         for photo, x in images.items():
             start = time.perf_counter()
             maps[name][photo] = method(model, x, targets[photo])
@@ -392,7 +393,7 @@ def robustness_scores(model: nn.Module, images: dict, targets: dict, methods: di
                 with torch.no_grad():
                     row["infidelity"] = infidelity(model, perturb, x, attribution, target=target,
                                                    n_perturb_samples=infidelity_samples, normalize=True,
-                                                   max_examples_per_batch=FORWARD_BATCH).item()
+                                                   max_examples_per_batch=min(FORWARD_BATCH, infidelity_samples)).item()
 
             def explain(inputs, target=None, _method=method, _x=x, _map=attribution[:, :maps[name][photo].shape[1]]):
                 inputs = inputs[0] if isinstance(inputs, tuple) else inputs  # Captum passes a tuple

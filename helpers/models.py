@@ -83,6 +83,7 @@ class Classifier:
         return list(self.layers)[-1]
 
     def to(self, device) -> "Classifier":
+        """Move the model to ``device``, in the memory layout that suits it (``memory_format_for``)."""
         device = torch.device(device)
         self.model.to(device, memory_format=memory_format_for(device))
         return self
@@ -201,7 +202,12 @@ def _load_efficientnet_lite0(requested: str) -> Classifier:
 
 
 def memory_format_for(device: torch.device) -> torch.memory_format:
-    """channels_last on the CPU: measured 25% faster per gradient (EfficientNet-Lite0, 2 cores, oneDNN)."""
+    """channels_last on the CPU, contiguous elsewhere.
+
+    On the course's 2-core reference CPU a gradient of EfficientNet-Lite0 took 25% less time
+    in channels_last (docs/benchmarks.md); PyTorch's CPU convolutions (oneDNN) generally
+    prefer it. Results are the same up to float rounding.
+    """
     return torch.channels_last if device.type == "cpu" else torch.contiguous_format
 
 

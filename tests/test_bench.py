@@ -22,11 +22,13 @@ def test_print_table_aligns_columns(capsys):
 
 
 def test_paired_seconds_counts_the_seconds_a_function_returns():
-    """A function that returns a number is timed by it (a steady state without its start-up)."""
-    ours, other, ratio = bench.paired_seconds(lambda: (time.sleep(0.02), 0.5)[1], lambda: time.sleep(0.01), repeats=3)
+    """A function that returns Seconds is timed by them (a steady state without its start-up)."""
+    ours, other, ratio = bench.paired_seconds(lambda: (time.sleep(0.02), bench.Seconds(0.5))[1],
+                                              lambda: time.sleep(0.01), repeats=3)
     assert ours == 0.5 and 0.005 < other < 0.1 and ratio > 4
 
 
 def test_paired_seconds_ignores_other_return_values():
-    fast, slow, _ = bench.paired_seconds(lambda: [time.sleep(0.01)], lambda: time.sleep(0.03), repeats=3)
+    """A float that is not Seconds (a score, an AUC) is not taken for a time."""
+    fast, slow, _ = bench.paired_seconds(lambda: (time.sleep(0.01), 123.0)[1], lambda: time.sleep(0.03), repeats=3)
     assert 0.009 < fast < slow

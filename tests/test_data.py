@@ -90,3 +90,8 @@ def test_fashion_mnist_is_resized_to_32_and_gray_in_three_channels(monkeypatch, 
 def test_in_memory_images_want_uint8():
     with pytest.raises(ValueError, match="uint8 tensor"):
         data.InMemoryImages(torch.zeros(2, 3, 8, 8), [0, 1])
+
+
+def test_in_memory_images_want_one_label_per_image():
+    with pytest.raises(ValueError, match="3 images but 2 labels"):
+        data.InMemoryImages(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), [0, 1])

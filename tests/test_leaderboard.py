@@ -158,3 +158,19 @@ def test_cascade_keeps_maps_for_every_stage():
         assert len(correlations[name]) == len(maps[name]) == len(stages)
     assert correlations["edge detector"] == pytest.approx([1.0] * 4)
     assert torch.equal(maps["Saliency"][0], methods["Saliency"](model, x, 0))
+
+
+def test_a_channels_last_model_gives_contiguous_maps_and_robustness_scores():
+    """The course's ImageNet models run in channels_last on the CPU; Captum's metrics call .view on the maps."""
+    model = tiny_cnn().to(memory_format=torch.channels_last)
+    images = {"a": torch.rand(1, 3, 16, 16)}
+    methods = make_methods(SMALL, ["Saliency", "Guided Backprop"])  # Captum's Guided Backprop keeps the layout
+    maps, _ = run_methods(model, images, {"a": 1}, methods)
+    assert all(maps[name]["a"].is_contiguous() for name in methods)
+    scores = robustness_scores(model, images, {"a": 1}, methods, maps, infidelity_samples=2, sensitivity_samples=2)
+    assert scores[["infidelity", "sensitivity"]].notna().all().all()
+
+
+def test_run_methods_with_no_photos_returns_empty_tables():
+    maps, seconds = run_methods(tiny_cnn(), {}, {}, make_methods(SMALL, ["Saliency"]))
+    assert maps == {"Saliency": {}} and seconds == {"Saliency": {}}

@@ -123,3 +123,9 @@ def test_missing_or_bad_checkpoint_is_a_clear_error(tmp_path):
     (tmp_path / "bad.pt").write_text("junk")
     with pytest.raises(ValueError, match="bad.pt is not a checkpoint"):
         load_cifar_cnn(tmp_path / "bad.pt")
+
+
+def test_memory_layout_is_channels_last_only_on_the_cpu():
+    assert models.memory_format_for(torch.device("cpu")) == torch.channels_last
+    assert models.memory_format_for(torch.device("cuda")) == torch.contiguous_format
+    assert models.memory_format_for(torch.device("mps")) == torch.contiguous_format
