@@ -18,10 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/03_batch_pipeline.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 77 s (slowest cell
-# 21 s, the Ray section, which starts a local Ray instance); nothing is cached, since the
-# notebook measures the pipeline itself, so a second run takes about as long (77 s in the
-# measured second run); quick mode: 54 s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 78 s (slowest cell
+# 13 s, the Ray run); nothing is cached, since the notebook measures the pipeline itself, so
+# a second run takes about as long (77 s in a measured second run); quick mode: 52 s.*
 #
 # **What you will learn**
 #
@@ -192,7 +191,7 @@ print(f"growth after warm-up (highest reading of the second half minus the first
 
 # %% [markdown]
 # The last line applies the criterion to the readings printed above it. In the stored run
-# all ten readings, from 6 to 60 images, are 1254 MB: the growth after warm-up is +0.0 MB,
+# all ten readings, from 6 to 60 images, are 1266 MB: the growth after warm-up is +0.0 MB,
 # flat by the criterion. The readings are this process's memory only; the two decoding
 # workers are separate processes, each holding at most the images it has decoded ahead
 # (`prefetch_factor=2` in `helpers/pipeline.py`).
@@ -282,7 +281,20 @@ print(f"after resuming: {len(files)} rows, {files.nunique()} distinct files, eve
 # `from_items` (the file names) → `map_batches` with a callable class that loads the model
 # once per actor. The number of actors and their CPU share come from the cluster's
 # resources: one CPU stays free for Ray Data's own tasks (on 2 CPUs, two 1-CPU actors
-# deadlock), one actor per remaining CPU, one per GPU when there are GPUs.
+# deadlock), one actor per remaining CPU, one per GPU when there are GPUs. The first cell
+# starts Ray and prints that plan; the second runs the pipeline on it.
+
+# %% slideshow={"slide_type": "skip"}
+if importlib.util.find_spec("ray"):
+    from helpers.ray_engine import connect, plan_actors
+
+    start = time.perf_counter()
+    resources = connect().cluster_resources()  # a local instance; connect(address) joins a cluster
+    print(f"local Ray instance started in {time.perf_counter() - start:.1f} s: {resources['CPU']:.0f} CPUs, "
+          f"{resources.get('GPU', 0):.0f} GPUs")
+    print("actors planned from these resources:", plan_actors(resources))
+else:
+    print("Ray is not installed: make setup-scale (or pip install -e '.[scale]') to run this section.")
 
 # %% slideshow={"slide_type": "skip"}
 if importlib.util.find_spec("ray"):
@@ -297,11 +309,11 @@ pd.Series(throughput, name="images/s").round(2).to_frame()
 
 # %% [markdown]
 # The table gives the images per second of each engine in this run. In the stored run:
-# 1.72 for the local engine, 1.62 for the resumed run (its remaining 4 images) and 0.31
+# 1.82 for the local engine, 1.19 for the resumed run (its remaining 4 images) and 0.54
 # for Ray Data, whose predictions and maps match the local engine's (within 1e-5). Ray's
-# timed call includes starting its local instance and loading the model in each actor;
-# this run does not separate that start-up from the per-image work, so it does not show
-# Ray's rate on a large data set.
+# instance was started in the cell before (10.2 s, not in its rate); the timed call still
+# includes starting the actor and loading the model in it, so 6 images do not show Ray's
+# rate on a large data set.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
