@@ -143,15 +143,9 @@ def randomization_sanity_check(model: nn.Module, x: torch.Tensor, target: int, a
     ``seed``: the caller's global random state is left as it was.
     """
     reference = _map_ranks(attribute(model, x, target))
-    randomised = copy.deepcopy(model)
-    modules = dict(randomised.named_modules())
     results = [("none", 1.0 if np.ptp(reference) > 0 else _undefined("the original map", "before randomization"))]
-    with torch.random.fork_rng(devices=_cuda_indices(model)):
-        torch.manual_seed(seed)
-        for group in cascade_groups(randomised, n_groups):
-            for name in group:
-                _reinitialise(modules[name])
-            results.append((group[0], _spearman(reference, _map_ranks(attribute(randomised, x, target)), group[0])))
+    for group, randomised in _randomise_in_stages(model, n_groups, seed):
+        results.append((group[0], _spearman(reference, _map_ranks(attribute(randomised, x, target)), group[0])))
     return results
 
 
@@ -166,14 +160,25 @@ def passes_randomization(results: list[tuple[str, float]], threshold: float = 0.
 
 def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     """A copy of ``model`` with every parametrised layer re-initialised (the end of the cascade)."""
+    for _, randomised in _randomise_in_stages(model, 1, seed):
+        pass
+    return randomised
+
+
+def _randomise_in_stages(model: nn.Module, n_groups: int, seed: int):
+    """Yield (group, copy of ``model``) after re-initialising each group of ``cascade_groups``, cumulatively.
+
+    The same copy is yielded each time, further randomised; the draws come from a forked RNG
+    seeded with ``seed`` (the caller's random state is restored when the stages are done).
+    """
     randomised = copy.deepcopy(model)
     modules = dict(randomised.named_modules())
     with torch.random.fork_rng(devices=_cuda_indices(model)):
         torch.manual_seed(seed)
-        for group in cascade_groups(randomised, n_groups=1):
+        for group in cascade_groups(randomised, n_groups):
             for name in group:
                 _reinitialise(modules[name])
-    return randomised
+            yield group, randomised
 
 
 def _spearman(reference: np.ndarray, other: np.ndarray, layer: str) -> float:

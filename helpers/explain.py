@@ -187,18 +187,14 @@ class _OneLineErrors(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        return check_count(int(text), "n_steps")
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}") from None
-
-
-def _count(text: str) -> int:
-    try:
-        return check_count(int(text), "workers", minimum=0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+def _integer_at_least(minimum: int):
+    """An argparse ``type``: an integer >= ``minimum``, or a one-line error."""
+    def parse(text: str) -> int:
+        try:
+            return check_count(int(text), "value", minimum=minimum)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") from None
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,9 +211,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", default="ig", choices=list(METHODS),
                         help="ig = Integrated Gradients, saliency = plain gradient, smoothgrad = SmoothGrad "
                              "(default: %(default)s)")
-    parser.add_argument("--n-steps", type=_positive_int, default=50,
+    parser.add_argument("--n-steps", type=_integer_at_least(1), default=50,
                         help="IG integration steps, or SmoothGrad noisy samples (default: %(default)s)")
-    parser.add_argument("--batch-size", type=_positive_int, default=None,
+    parser.add_argument("--batch-size", type=_integer_at_least(1), default=None,
                         help=f"path points / noisy copies per forward pass; bounds memory (default: {DEFAULT_BATCH})")
     parser.add_argument("--out", default="build/explain", type=Path,
                         help="output folder for figures/, maps/, summary.csv and run.json (default: %(default)s)")
@@ -228,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="skip the files already in OUT/summary.csv (same model, method and settings, "
                              "checked against OUT/run.json) and append the others")
-    parser.add_argument("--workers", type=_count, default=None,
+    parser.add_argument("--workers", type=_integer_at_least(0), default=None,
                         help="local engine: DataLoader processes that read and decode images (default: 2; "
                              "0 = in the main process)")
     parser.add_argument("--engine", default="local", choices=["local", "ray"],

@@ -212,7 +212,7 @@ def memory_format_for(device: torch.device) -> torch.memory_format:
 
 
 def _classifier(name, requested, net, mean, std, preprocess, categories, layer_names, weights):
-    model = nn.Sequential(Normalize(mean, std), net).eval().to(memory_format=torch.channels_last)  # on the CPU
+    model = nn.Sequential(Normalize(mean, std), net).eval().to(memory_format=memory_format_for(torch.device("cpu")))
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     layers = {layer: net.get_submodule(layer) for layer in layer_names}

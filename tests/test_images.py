@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.images import list_images, load_image
+from helpers.images import load_image
 
 
 @pytest.mark.parametrize("suffix", ["jpg", "png", "webp", "bmp"])
@@ -63,11 +63,3 @@ def test_truncated_image_is_not_readable(tmp_path):
     path.write_bytes(path.read_bytes()[:60])
     with pytest.raises(ValueError, match="cut.png is not a readable image"):
         load_image(path)
-
-
-def test_list_images_keeps_image_suffixes_only(tmp_path):
-    for name in ["b.png", "a.JPG", "notes.txt"]:
-        (tmp_path / name).write_bytes(b"x")
-    assert [p.name for p in list_images(tmp_path)] == ["a.JPG", "b.png"]
-    with pytest.raises(FileNotFoundError, match="Image folder not found"):
-        list_images(tmp_path / "missing")

@@ -15,7 +15,7 @@ from helpers.attribution import completeness_gap, integrated_gradients
 from helpers.explain import SUMMARY_FIELDS, Options, main
 from helpers.images import load_image
 from helpers.models import Classifier
-from helpers.pipeline import (Summary, explain_stream, iter_image_paths, make_image_folder, rss_growth,
+from helpers.pipeline import (Summary, decode, explain_stream, iter_image_paths, make_image_folder, rss_growth,
                               rss_profile)
 
 TINY = """
@@ -48,6 +48,16 @@ def images(tmp_path_factory):
 def test_tree_is_walked_recursively_in_sorted_order(images):
     files = [p.relative_to(images).as_posix() for p in iter_image_paths([images])]
     assert files == [f"part{i // 5:03d}/img{i:05d}.png" for i in range(12)]
+
+
+def test_folders_give_image_suffixes_only_and_a_missing_input_is_a_row_error(tmp_path):
+    for name in ["b.png", "a.JPG", "notes.txt"]:
+        (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in iter_image_paths([tmp_path])] == ["a.JPG", "b.png"]
+    missing = tmp_path / "missing"
+    assert list(iter_image_paths([missing])) == [missing]
+    file, x, error = decode(str(missing), lambda image: image)
+    assert x is None and "Image file not found" in error
 
 
 def test_streaming_memory_is_flat_over_500_images(tmp_path):
