@@ -28,7 +28,8 @@ import nbformat
 from helpers.settings import PROJECT_ROOT, display_path
 
 SOLUTION, CHECK = "solution", "check"
-HEADER = re.compile(r"^#\s*Exercise\s+(\d+)\s*:\s*(.+?)\s*$")
+KINDS = ("predict", "debug", "extend", "implement")
+HEADER = re.compile(r"^#\s*Exercise\s+(\d+)\s*(?:\((?:%s)\)\s*)?:\s*(.+?)\s*$" % "|".join(KINDS))
 STUDENT_DIR = PROJECT_ROOT / "build" / "student"
 
 
@@ -45,11 +46,15 @@ def is_check(cell) -> bool:
 
 
 def exercise_header(source: str) -> tuple[int, str]:
-    """(N, what to do) from a solution cell's first line ``# Exercise N: <what to do>``."""
+    """(N, what to do) from a solution cell's first line ``# Exercise N (kind): <what to do>``.
+
+    The kind in parentheses (predict, debug, extend or implement) is optional.
+    """
     first = source.lstrip().splitlines()[0] if source.strip() else ""
     match = HEADER.match(first)
     if not match:
-        raise ValueError(f"A solution code cell must start with '# Exercise N: <what to do>', got {first!r}.")
+        raise ValueError(f"A solution code cell must start with '# Exercise N (kind): <what to do>' "
+                         f"(kind one of {', '.join(KINDS)}, optional), got {first!r}.")
     return int(match.group(1)), match.group(2)
 
 

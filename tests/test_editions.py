@@ -58,8 +58,16 @@ def test_stub_keeps_signature_docstring_imports_and_names_and_raises():
 
 
 def test_a_solution_cell_without_its_header_is_a_clear_error():
-    with pytest.raises(ValueError, match="must start with '# Exercise N: <what to do>'"):
+    with pytest.raises(ValueError, match=r"must start with '# Exercise N \(kind\): <what to do>'"):
         editions.stub_source("def f():\n    return 1\n")
+    with pytest.raises(ValueError, match="kind one of predict, debug, extend, implement"):
+        editions.stub_source("# Exercise 2 (guess): a kind the course does not have\nx = 1\n")
+
+
+def test_the_exercise_kind_is_read_and_kept_out_of_the_message():
+    stub = editions.stub_source("# Exercise 3 (predict): which map passes?\nprediction = 'A'\n")
+    assert "prediction = None" in stub and "'A'" not in stub
+    assert "NotImplementedError('Exercise 3: which map passes?')" in stub
 
 
 def test_student_edition_removes_answers_and_clears_exercise_outputs():
