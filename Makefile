@@ -41,7 +41,7 @@ run: sync ## Execute every notebook top to bottom at full quality into build/ (N
 			--output-dir ../build $$(basename $$nb) ) || exit 1; \
 	done
 	@echo "== run time (cell time from the executed notebooks in build/)"
-	@$(PY) -m helpers.runtime $(addprefix build/,$(notdir $(NOTEBOOKS)))
+	@$(PY) -m tools.runtime $(addprefix build/,$(notdir $(NOTEBOOKS)))
 
 # publish: the .py scripts stay the source of the inputs; --update copies them into the
 # executed .ipynb and keeps the outputs.
@@ -59,7 +59,7 @@ nbval: setup ## Execute every notebook with nbval (quick mode; offline when ../s
 		$(PY) -m pytest --nbval-lax -p no:cacheprovider $(NOTEBOOKS)
 
 student: setup ## Write the student edition (solutions stubbed) to build/student/
-	$(PY) -m helpers.editions student $(NOTEBOOKS)
+	$(PY) -m tools.editions student $(NOTEBOOKS)
 
 student-test: setup ## Build and execute the student edition (quick + offline): only exercises fail, with hints
 	COURSE_OFFLINE=$(OFFLINE) COURSE_MIRROR_DIR=$(MIRROR) $(PY) -m pytest -m student_run -p no:cacheprovider tests/test_student_run.py
@@ -68,7 +68,7 @@ sync: setup ## Re-pair every notebook's .ipynb with its .py (jupytext, newest wi
 	$(VENV)/bin/jupytext --sync $(NOTEBOOKS:.ipynb=.py)
 
 bench: setup ## Measure speed and memory of the hand-written methods (prints one table)
-	$(PY) -m helpers.bench
+	$(PY) -m tools.bench
 
 clean: ## Remove build outputs (keeps .venv, downloads and the cache in data/)
 	rm -rf build .pytest_cache
@@ -85,13 +85,13 @@ ASSETS_STAMP := build/assets/node_modules/.package-lock.json
 assets: $(ASSETS_STAMP) ## Install the pinned reveal.js and MathJax (npm ci) into build/assets/
 
 $(ASSETS_STAMP): docs/package.json docs/package-lock.json
-	$(PY) -m helpers.publish assets
+	$(PY) -m tools.publish assets
 
 slides: setup $(ASSETS_STAMP) ## Offline reveal.js decks with speaker notes: build/slides/NN_topic.slides.html
-	$(PY) -m helpers.publish slides
+	$(PY) -m tools.publish slides
 
 site: slides ## The course as a static website (Sphinx + myst-nb): build/site/index.html
-	$(PY) -m helpers.publish site
+	$(PY) -m tools.publish site
 
 browser: setup $(ASSETS_STAMP) ## Open every deck and page in headless Chromium, network blocked (screenshots in build/screenshots/)
 	$(PY) -m pytest -p no:cacheprovider tests/test_site.py

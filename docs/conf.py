@@ -1,11 +1,12 @@
-"""Sphinx configuration of the course website (`make site`, built by helpers/publish.py).
+"""Sphinx configuration of the course website (`make site`, built by tools/website.py).
 
 The sources are generated at build time into build/site-source/ (README as the landing page,
 the committed notebooks with their outputs, docs/benchmarks.md); nothing is executed and
 nothing is fetched: MathJax is a local copy from npm (docs/package-lock.json).
 """
 
-from helpers.publish import GITHUB_BRANCH, GITHUB_REPOSITORY, SITE_STATIC_DIR
+from tools.colab import GITHUB_BRANCH, GITHUB_REPOSITORY
+from tools.website import SITE_STATIC_DIR
 
 project = "Explaining Vision Models"
 author = "the course's authors"

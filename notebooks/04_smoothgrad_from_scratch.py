@@ -59,7 +59,7 @@ from helpers.settings import progress
 
 from helpers import settings
 from helpers.attribution import smoothgrad, vanilla_gradient
-from helpers.bench import paired_seconds
+from helpers.timing import paired_seconds
 from helpers.cache import cached
 from helpers.data import sample_images
 from helpers.models import load_classifier

@@ -1,6 +1,6 @@
 """The Colab bootstrap (issue 9), run in a simulated Colab since Colab cannot be reached here.
 
-Every notebook's first code cell starts with helpers.publish.COLAB_LINES: on Colab (detected
+Every notebook's first code cell starts with tools.colab.COLAB_LINES: on Colab (detected
 by the `google.colab` module its kernel imports) they clone the course and install its
 pinned requirements, once; anywhere else they do nothing.
 """
@@ -16,9 +16,9 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from helpers import publish
+from tools import colab, notebooks
 
-SCRIPTS = sorted(publish.NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+SCRIPTS = sorted(notebooks.NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
 
 
 class FakeColab:
@@ -43,7 +43,7 @@ class FakeColab:
 
 
 def bootstrap_only() -> str:
-    return publish.COLAB_LINES
+    return colab.COLAB_LINES
 
 
 def test_off_colab_nothing_happens(monkeypatch):
@@ -56,7 +56,7 @@ def test_on_colab_the_course_and_its_requirements_are_installed(monkeypatch):
     fake = FakeColab(monkeypatch, on_colab=True, course_present=False)
     fake.run(bootstrap_only())
     (clone, clone_kw), (pip, pip_kw) = fake.commands
-    assert clone[:2] == ["git", "clone"] and clone[-2] == f"https://github.com/{publish.GITHUB_REPOSITORY}.git"
+    assert clone[:2] == ["git", "clone"] and clone[-2] == f"https://github.com/{colab.GITHUB_REPOSITORY}.git"
     course = clone[-1]
     assert pip[:4] == [sys.executable, "-m", "pip", "install"] and pip[-2:] == ["-r", f"{course}/requirements.txt"]
     assert clone_kw.get("check") and pip_kw.get("check"), "a failed install must stop the notebook"
@@ -72,31 +72,31 @@ def test_on_colab_a_second_run_installs_nothing_again(monkeypatch):
 
 
 def test_installed_requirements_are_the_course_pins():
-    assert (publish.ROOT / "requirements.txt").exists()
+    assert (notebooks.ROOT / "requirements.txt").exists()
 
 
 def test_add_colab_lines_is_idempotent(tmp_path):
     script = tmp_path / "00_demo.py"
     script.write_text("# %% [markdown]\n# # Demo\n# Text.\n\n# %%\nimport numpy as np\nprint(1)\n\n# %%\nx = 1\n")
-    assert publish.add_colab_lines(script)
+    assert colab.add_colab_lines(script)
     once = script.read_text()
-    assert not publish.add_colab_lines(script)
+    assert not colab.add_colab_lines(script)
     assert script.read_text() == once
     cells = jupytext.read(script).cells
-    assert cells[1].source.startswith(publish.COLAB_MARKER) and cells[1].source.endswith("print(1)")
+    assert cells[1].source.startswith(colab.COLAB_MARKER) and cells[1].source.endswith("print(1)")
     assert cells[2].source == "x = 1"
-    assert cells[0].source == f"# Demo\n\n{publish.colab_link('00_demo')}\nText."
+    assert cells[0].source == f"# Demo\n\n{colab.colab_link('00_demo')}\nText."
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.stem)
 def test_first_code_cell_of_every_notebook_bootstraps_colab(script, monkeypatch):
     notebook = jupytext.read(script)
     first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
-    if not first_code.source.startswith(publish.COLAB_LINES.rstrip("\n")):
+    if not first_code.source.startswith(colab.COLAB_LINES.rstrip("\n")):
         pytest.fail(f"{script.name}: the first code cell does not start with the Colab lines: "
-                    f"run `python -m helpers.publish colab notebooks/{script.name}`")
+                    f"run `python -m tools.publish colab notebooks/{script.name}`")
     fake = FakeColab(monkeypatch, on_colab=False, course_present=False)
-    fake.run(publish.COLAB_LINES)
+    fake.run(colab.COLAB_LINES)
     assert fake.commands == []
     first_markdown = notebook.cells[0].source
-    assert publish.colab_url(script.stem) in first_markdown, f"{script.name}: no Open in Colab link atop the notebook"
+    assert colab.colab_url(script.stem) in first_markdown, f"{script.name}: no Open in Colab link atop the notebook"

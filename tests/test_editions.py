@@ -6,7 +6,7 @@ import jupytext
 import nbformat
 import pytest
 
-from helpers import editions
+from tools import editions
 
 SOLUTION = '''# Exercise 2: compute IG from a gray baseline
 import torch

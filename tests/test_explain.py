@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from helpers.bench import peak_rss_mb
+from tools.bench import peak_rss_mb
 from helpers.data import save_sample_images
 from helpers.attribution import completeness_gap, integrated_gradients
 from helpers.explain import GAP_THRESHOLD, explain_files, main, output_name

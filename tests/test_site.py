@@ -1,6 +1,6 @@
 """Browser check of the instructor edition (issue 9): every deck and site page, network blocked.
 
-Builds the decks and the site (helpers.publish, committed outputs, no execution), then opens
+Builds the decks and the site (tools.publish, committed outputs, no execution), then opens
 each one in headless Chromium (Debian's package, driven by Playwright) with every request
 outside file:// refused, and asserts: no console error, no failed request, every image
 loaded, math typeset, the expected slides, no slide overflowing 1280x720, links resolve.
@@ -18,18 +18,18 @@ from urllib.parse import unquote, urlsplit
 
 import pytest
 
-from helpers import publish
+from tools import colab, decks, notebooks, website
 
-SCREENSHOTS = publish.BUILD_DIR / "screenshots"
-WIDTH, HEIGHT = publish.SLIDE_WIDTH, publish.SLIDE_HEIGHT
-NAMES = [path.stem for path in publish.notebook_paths()]
+SCREENSHOTS = notebooks.BUILD_DIR / "screenshots"
+WIDTH, HEIGHT = decks.SLIDE_WIDTH, decks.SLIDE_HEIGHT
+NAMES = [path.stem for path in notebooks.notebook_paths()]
 
 
 @pytest.fixture(scope="session")
 def built():
     """Decks and site, built once from the committed notebooks."""
-    counts = publish.build_slides()
-    publish.build_site()
+    counts = decks.build_slides()
+    website.build_site()
     return counts
 
 
@@ -37,13 +37,13 @@ def built():
 def browser():
     from playwright.sync_api import sync_playwright
 
-    if publish.find_chromium() is None:
+    if decks.find_chromium() is None:
         if os.environ.get("CI"):
             pytest.fail("CI needs Chromium for the browser check: .ci/run installs it (apt-get install -y chromium)")
         pytest.skip("no Chromium here (apt-get install chromium); CI never skips this")
 
     with sync_playwright() as playwright:
-        browser = publish.launch_chromium(playwright)
+        browser = decks.launch_chromium(playwright)
         yield browser
         browser.close()
 
@@ -110,30 +110,30 @@ def local_links(html_path: Path) -> list[tuple[str, Path, str]]:
 
 
 def site_pages() -> list[Path]:
-    site = publish.SITE_DIR
+    site = website.SITE_DIR
     return [path for path in sorted(site.glob("*.html"))]
 
 
 # ------------------------------------------------------------------------------------ decks
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_has_slide_metadata(name):
-    notebook = publish.read_notebook(publish.NOTEBOOK_DIR / f"{name}.ipynb")
-    if not publish.has_slide_metadata(notebook):
+    notebook = notebooks.read_notebook(notebooks.NOTEBOOK_DIR / f"{name}.ipynb")
+    if not decks.has_slide_metadata(notebook):
         pytest.fail(f"{name}: no slideshow metadata yet; mark cells in notebooks/{name}.py, e.g. "
                     '# %% [markdown] slideshow={"slide_type": "slide"}')
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_deck_offline(built, browser, name):
-    deck = publish.SLIDES_DIR / f"{name}.slides.html"
-    notebook = publish.read_notebook(publish.NOTEBOOK_DIR / f"{name}.ipynb")
+    deck = decks.SLIDES_DIR / f"{name}.slides.html"
+    notebook = notebooks.read_notebook(notebooks.NOTEBOOK_DIR / f"{name}.ipynb")
     visit = Visit(browser, deck)
     page = visit.page
     try:
-        sizes = publish.measure_slides(page)
+        sizes = decks.measure_slides(page)
         assert len(sizes) == built[deck.name], "unexpected number of slides"
         assert page.evaluate("!!Reveal.getPlugin('notes')"), "the speaker view (key s) is not loaded"
-        notes = sum(publish.slide_type(cell) == "notes" for cell in notebook.cells)
+        notes = sum(notebooks.slide_type(cell) == "notes" for cell in notebook.cells)
         assert page.evaluate("document.querySelectorAll('aside.notes').length") == notes, "speaker notes missing"
         overflowing = [f"slide {s['h'] + 1}.{s['v'] + 1} {s['title']!r}: {s['height']:.0f}px high"
                        + (", code/table too wide" if s["wide"] else "")
@@ -148,9 +148,9 @@ def test_deck_offline(built, browser, name):
         lecture = "\n".join(  # what the lecture itself shows: its code and its printed outputs
             cell.source + "".join(str(o.get("text", "")) + str(o.get("data", {}).get("text/plain", ""))
                                   for o in cell.get("outputs", []))
-            for cell in notebook.cells if "solution" not in publish.tags(cell))
+            for cell in notebook.cells if "solution" not in notebooks.tags(cell))
         for cell in notebook.cells:
-            if "solution" in publish.tags(cell):
+            if "solution" in notebooks.tags(cell):
                 for line in cell.source.splitlines()[1:]:
                     line = line.strip()
                     if (len(line) > 20 and line not in lecture
@@ -166,18 +166,18 @@ def test_site_has_every_page(built):
     pages = {path.name for path in site_pages()}
     assert {"index.html", "benchmarks.html"} | {f"{name}.html" for name in NAMES} <= pages
     for name in NAMES:
-        html = (publish.SITE_DIR / f"{name}.html").read_text(encoding="utf-8")
+        html = (website.SITE_DIR / f"{name}.html").read_text(encoding="utf-8")
         assert f'href="slides/{name}.slides.html"' in html, f"{name}: no link to the deck"
         assert f'href="notebooks/{name}.ipynb"' in html, f"{name}: no link to the .ipynb"
-        assert f'href="{publish.colab_url(name)}"' in html, f"{name}: no Open in Colab link"
-    chapters = (publish.SITE_DIR / "index.html").read_text(encoding="utf-8")
+        assert f'href="{colab.colab_url(name)}"' in html, f"{name}: no Open in Colab link"
+    chapters = (website.SITE_DIR / "index.html").read_text(encoding="utf-8")
     for name in NAMES:
         assert f'href="{name}.html"' in chapters, f"the landing page does not link to {name}"
 
 
 @pytest.mark.parametrize("page_name", ["index", "benchmarks", "search", "genindex", *NAMES])
 def test_site_page_offline(built, browser, page_name):
-    path = publish.SITE_DIR / f"{page_name}.html"
+    path = website.SITE_DIR / f"{page_name}.html"
     broken = [href for href, target, fragment in local_links(path) if not target.exists()
               or (fragment and target.suffix == ".html"
                   and f'id="{fragment}"' not in target.read_text(encoding="utf-8"))]
@@ -204,9 +204,9 @@ def test_site_page_offline(built, browser, page_name):
 
 
 def test_slides_json_lists_every_deck(built):
-    counts = json.loads((publish.SLIDES_DIR / "slides.json").read_text())
+    counts = json.loads((decks.SLIDES_DIR / "slides.json").read_text())
     assert sorted(counts) == [f"{name}.slides.html" for name in NAMES]
-    assert (publish.SITE_DIR / "slides" / "slides.json").exists(), "the site carries the decks"
+    assert (website.SITE_DIR / "slides" / "slides.json").exists(), "the site carries the decks"
 
 
 # ------------------------------------------------------------ the editions, without a browser
@@ -232,11 +232,11 @@ def test_deck_drops_solutions_and_checks_and_counts_slides():
         ("code", "check(f, exercise=1)", {"tags": ["check"]}),
         ("markdown", "**Model answer.** SECRET", {"tags": ["solution"]}),
     )
-    deck = publish.deck_notebook(nb)
+    deck = decks.deck_notebook(nb)
     assert "SECRET" not in str(deck.cells) and "check(f" not in str(deck.cells)
-    assert publish.expected_slide_count(deck) == 4
+    assert decks.expected_slide_count(deck) == 4
     assert deck.cells[3].metadata["transient"]["remove_source"] is True
-    html, _ = publish.slides_exporter().from_notebook_node(deck)
+    html, _ = decks.slides_exporter().from_notebook_node(deck)
     assert html.count('<aside class="notes">') == 1 and "plot()" not in html
     assert "cdn" not in html.lower() and "unpkg" not in html
 
@@ -247,10 +247,10 @@ def test_site_page_collapses_solutions_and_links_deck_notebook_colab():
         ("code", "# Exercise 1: do it\ndef f():\n    return 1", {"tags": ["solution"]}),
         ("markdown", "**Model answer.** Because.", {"tags": ["solution"]}),
     )
-    page = publish.site_notebook(nb, "09_demo")
+    page = website.site_notebook(nb, "09_demo")
     title, links = page.cells[0].source.split("\n\n")[:2]
     assert title == "# 09 · Title"
-    for href in ("slides/09_demo.slides.html", "notebooks/09_demo.ipynb", publish.colab_url("09_demo")):
+    for href in ("slides/09_demo.slides.html", "notebooks/09_demo.ipynb", colab.colab_url("09_demo")):
         assert f'href="{href}"' in links
     assert "hide-cell" in page.cells[1].metadata["tags"]
     assert page.cells[2].source.startswith('<details class="solution">')
@@ -258,6 +258,6 @@ def test_site_page_collapses_solutions_and_links_deck_notebook_colab():
 
 def test_landing_page_links_chapters_and_benchmarks():
     readme = "# Course\n\n| `01_a` | first |\n\nSee [docs/benchmarks.md](docs/benchmarks.md).\n"
-    page = publish.landing_page(readme, ["01_a"])
+    page = website.landing_page(readme, ["01_a"])
     assert "[`01_a`](01_a.ipynb)" in page and "](benchmarks.md)" in page
     assert "```{toctree}" in page and "\n01_a\n" in page and "\nbenchmarks\n" in page

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
@@ -21,12 +20,13 @@ import torch
 from helpers.attribution import DEFAULT_BATCH, integrated_gradients, smoothgrad
 from helpers.data import sample_images
 from helpers.models import load_classifier
+from tools.notebooks import ROOT
+from helpers.timing import PAIRED_REPEATS, Seconds, paired_seconds
 
 N_STEPS = 50
 N_SAMPLES = 50
 MEMORY_STEPS = (50, 300, 1000)
 PIPELINE_IMAGES, PIPELINE_STEPS = 12, 32  # pipeline vs its cost floor (images >= 2); steps: a multiple of DEFAULT_BATCH
-PAIRED_REPEATS = 7  # paired_seconds
 
 
 def setup():
@@ -36,31 +36,12 @@ def setup():
     return classifier.model, x, classifier.top_k(x, k=1)[0][2]
 
 
-class Seconds(float):
-    """What a function timed by ``paired_seconds`` may return: the seconds to count instead of its wall time."""
-
-
-def paired_seconds(first, second, repeats: int = PAIRED_REPEATS) -> tuple[float, float, float]:
-    """Time two functions alternately (after a warm-up of each): medians and the median of the ratios.
-
-    Alternating makes slow drifts of the machine's speed hit both sides alike. A function
-    may return ``Seconds(...)``: the seconds to count instead (e.g. a steady state without its
-    start-up); any other return value is ignored.
-    """
-    first(), second()
-    a, b = [], []
-    for _ in range(repeats):
-        for function, times in ((first, a), (second, b)):
-            start = time.perf_counter()
-            counted = function()
-            times.append(counted if isinstance(counted, Seconds) else time.perf_counter() - start)
-    return statistics.median(a), statistics.median(b), statistics.median(x / y for x, y in zip(a, b))
 
 
 def peak_rss_mb(n_steps: int | None) -> float:
     """Peak resident memory (MB) of a fresh process that loads the model and runs IG (or nothing)."""
-    command = [sys.executable, "-m", "helpers.bench", "--peak-rss", str(n_steps or 0)]
-    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    command = [sys.executable, "-m", "tools.bench", "--peak-rss", str(n_steps or 0)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT).stdout
     return float(output.split()[-1])
 
 
@@ -84,6 +65,8 @@ def own_peak_rss_mb() -> float:
                     return int(line.split()[1]) / 1024
     except OSError:
         pass
+    import resource  # Unix only: imported here so that the module loads on Windows too
+
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 2**20 if sys.platform == "darwin" else peak / 1024
 
@@ -198,7 +181,7 @@ HEADER = ("measurement (EfficientNet-Lite0, 1 image 224x224, CPU)", "result", "g
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     parser.add_argument("--peak-rss", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--pipeline", action="store_true", help="measure only the batch pipeline (notebook 03)")
     args = parser.parse_args(argv)

@@ -1,7 +1,7 @@
 """How long the notebooks take: seconds per notebook and its slowest cell, from executed notebooks.
 
 nbclient stores each cell's start and end times in ``cell.metadata.execution``; ``make run``
-prints this table at the end: ``python -m helpers.runtime build/*.ipynb``.
+prints this table at the end: ``python -m tools.runtime build/*.ipynb``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def table(paths) -> str:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.runtime", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.runtime", description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="+", type=Path, help="executed notebooks (e.g. build/*.ipynb)")
     args = parser.parse_args(argv)
     try:

@@ -10,7 +10,7 @@ Cell tags in the percent scripts (``# %% tags=["solution"]``) drive it:
 - a ``solution`` markdown cell (a model answer) is removed;
 - ``solution`` and ``check`` cells lose their outputs.
 
-Command line: ``python -m helpers.editions student [NOTEBOOK ...] [--out build/student]``.
+Command line: ``python -m tools.editions student [NOTEBOOK ...] [--out build/student]``.
 """
 
 from __future__ import annotations
@@ -22,27 +22,15 @@ import re
 import sys
 from pathlib import Path
 
-import jupytext
 import nbformat
 
-from helpers.settings import PROJECT_ROOT, display_path
+from helpers.settings import display_path
+from tools.notebooks import BUILD_DIR, is_check, is_solution, notebook_paths, read_notebook
 
-SOLUTION, CHECK = "solution", "check"
 KINDS = ("predict", "debug", "extend", "implement")
 HEADER = re.compile(r"^#\s*Exercise\s+(\d+)\s*(?:\((?:%s)\)\s*)?:\s*(.+?)\s*$" % "|".join(KINDS))
-STUDENT_DIR = PROJECT_ROOT / "build" / "student"
+STUDENT_DIR = BUILD_DIR / "student"
 
-
-def tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
-
-
-def is_solution(cell) -> bool:
-    return SOLUTION in tags(cell)
-
-
-def is_check(cell) -> bool:
-    return CHECK in tags(cell)
 
 
 def exercise_header(source: str) -> tuple[int, str]:
@@ -122,14 +110,6 @@ def without_solutions(notebook, drop_checks: bool = False):
     return shown
 
 
-def read_notebook(path):
-    """A course notebook from its .ipynb (with outputs) or, given a .py script, from the paired .ipynb."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"Notebook not found: {display_path(path)}")
-    paired = path.with_suffix(".ipynb")
-    return jupytext.read(paired if paired.exists() else path)
-
 
 def write_student_editions(paths, out_dir=STUDENT_DIR) -> list[Path]:
     """Write the student edition of every notebook in ``paths`` into ``out_dir``; return the files."""
@@ -148,13 +128,13 @@ def write_student_editions(paths, out_dir=STUDENT_DIR) -> list[Path]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m helpers.editions", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.editions", description=__doc__.split("\n\n")[0])
     parser.add_argument("edition", choices=["student"], help="which edition to build")
     parser.add_argument("notebooks", nargs="*", type=Path,
                         help="notebooks (.ipynb or paired .py); default: every notebooks/NN_*.ipynb")
     parser.add_argument("--out", type=Path, default=STUDENT_DIR, help="output folder (default: build/student)")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted((PROJECT_ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = args.notebooks or notebook_paths()
     try:
         written = write_student_editions(paths, args.out)
     except (FileNotFoundError, ValueError) as error:

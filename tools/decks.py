@@ -1,21 +1,12 @@
-"""The instructor edition: offline slide decks and the course website (issue 9).
+"""Offline slide decks: reveal.js and MathJax from npm, one deck per notebook, measured in Chromium.
 
 Everything is built from the committed notebooks (their stored outputs; nothing is executed)
 and from front-end files installed from npm at pinned versions (``docs/package-lock.json``),
-so a deck or a page opened without internet needs nothing from a CDN.
-
-Command line (the Makefile calls it)::
-
-    python -m helpers.publish assets      # npm ci: reveal.js and MathJax into build/assets/
-    python -m helpers.publish slides      # build/slides/NN_topic.slides.html
-    python -m helpers.publish site        # build/site/index.html (Sphinx + myst-nb)
-    python -m helpers.publish colab notebooks/NN_topic.py   # add/refresh the Colab lines
-    python -m helpers.publish layout notebooks/NN_topic.py  # first slide metadata, measured
+so a deck opened without internet needs nothing from a CDN.
 """
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -27,57 +18,16 @@ from pathlib import Path
 
 import nbformat
 
-from helpers.editions import tags, without_solutions
 from helpers.settings import display_path
+from tools.editions import without_solutions
+from tools.notebooks import BUILD_DIR, DOCS_DIR, notebook_paths, read_notebook, slide_type, strip_widgets
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = ROOT / "notebooks"
-DOCS_DIR = ROOT / "docs"
-BUILD_DIR = ROOT / "build"
 ASSETS_DIR = BUILD_DIR / "assets"
 NODE_MODULES = ASSETS_DIR / "node_modules"
 SLIDES_DIR = BUILD_DIR / "slides"
-SITE_DIR = BUILD_DIR / "site"
-SITE_SOURCE_DIR = BUILD_DIR / "site-source"
-SITE_STATIC_DIR = BUILD_DIR / "site-static"  # MathJax and course.css, copied into _static/
-
-# The course's GitHub repository, for the "Open in Colab" links and the Colab bootstrap.
-GITHUB_REPOSITORY = os.environ.get("COURSE_GITHUB_REPOSITORY", "explaining-vision-models/explaining-vision-models")
-GITHUB_BRANCH = os.environ.get("COURSE_GITHUB_BRANCH", "main")
-
 SLIDE_WIDTH, SLIDE_HEIGHT = 1280, 720
-WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 SLIDE_STARTS = {"slide", "subslide"}
 HIDDEN_SLIDE_TYPES = {"skip", "notes"}
-
-# The first lines of every notebook's first code cell. On Colab (detected by the module its
-# kernel has imported, never assumed) they fetch the course and install its pinned
-# requirements; anywhere else they do nothing. tests/test_colab.py runs them in a simulated
-# Colab. `python -m helpers.publish colab notebooks/NN_x.py` writes them into a script.
-COLAB_MARKER = "# Google Colab only"
-COLAB_LINES = f'''\
-{COLAB_MARKER} (detected, not assumed): fetch the course and install its requirements.
-import os, subprocess, sys  # noqa: E401
-
-if "google.colab" in sys.modules:
-    COURSE = "/content/explaining-vision-models"
-    if not os.path.isdir(COURSE):
-        subprocess.run(["git", "clone", "--depth=1", "https://github.com/{GITHUB_REPOSITORY}.git", COURSE], check=True)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{{COURSE}}/requirements.txt"], check=True)
-    os.chdir(f"{{COURSE}}/notebooks")
-    sys.path.insert(0, COURSE)
-'''
-
-
-def notebook_paths() -> list[Path]:
-    """The course's notebooks, in order."""
-    return sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
-
-
-def colab_url(name: str) -> str:
-    """The "Open in Colab" address of notebook ``name`` (e.g. ``01_cifar_cnn_captum``)."""
-    return (f"https://colab.research.google.com/github/{GITHUB_REPOSITORY}/blob/"
-            f"{GITHUB_BRANCH}/notebooks/{name}.ipynb")
 
 
 def _run(command: list[str], cwd: Path | None = None) -> None:
@@ -123,30 +73,6 @@ def copy_assets(target: Path) -> Path:
     _copy_tree(NODE_MODULES / "reveal.js" / "plugin", assets / "reveal.js" / "plugin")
     _copy_tree(NODE_MODULES / "mathjax" / "es5", assets / "mathjax")
     return assets
-
-
-# ------------------------------------------------------------------------ notebook editions
-def read_notebook(path: Path) -> nbformat.NotebookNode:
-    return nbformat.read(path, as_version=4)
-
-
-def slide_type(cell) -> str:
-    return cell.get("metadata", {}).get("slideshow", {}).get("slide_type", "-")
-
-
-def strip_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """Drop ipywidgets views (tqdm bars) and their state; their text version stays.
-
-    Rendering a widget needs require.js and the widget manager from a CDN."""
-    notebook = copy.deepcopy(notebook)
-    notebook.metadata.pop("widgets", None)
-    for cell in notebook.cells:
-        for output in cell.get("outputs", []):
-            output.get("data", {}).pop(WIDGET_MIME, None)
-        if cell.get("outputs"):
-            cell.outputs = [o for o in cell.outputs if o.output_type not in ("display_data", "execute_result")
-                            or o.get("data")]
-    return notebook
 
 
 def has_slide_metadata(notebook: nbformat.NotebookNode) -> bool:
@@ -361,7 +287,6 @@ def apply_layout(script: Path, rounds: int = 3) -> list[str]:
     A markdown cell higher than a slide is split in two at a paragraph break (up to ``rounds``
     times); what still does not fit is returned for a person to decide."""
     import jupytext
-    from helpers.editions import read_notebook as read_with_outputs
 
     script = Path(script)
     source = jupytext.read(script)
@@ -379,7 +304,7 @@ def apply_layout(script: Path, rounds: int = 3) -> list[str]:
         subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(script)], check=True)
     for _ in range(rounds):
         source = jupytext.read(script)
-        executed = read_with_outputs(script)
+        executed = read_notebook(script)
         kept = source.metadata.get("jupytext", {}).get("cell_metadata_filter")
         if kept and "slideshow" not in kept.split(","):  # the script must keep the slide metadata
             source.metadata["jupytext"]["cell_metadata_filter"] = f"slideshow,{kept}"
@@ -407,136 +332,4 @@ def apply_layout(script: Path, rounds: int = 3) -> list[str]:
         subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(script)], check=True)
         if not split:
             return problems
-    return suggest_layout(read_with_outputs(script))[1]
-
-
-# ------------------------------------------------------------------------------------ site
-def _details(summary: str, body: str) -> str:
-    return f"<details class=\"solution\">\n<summary>{summary}</summary>\n\n{body.strip()}\n\n</details>"
-
-
-def site_notebook(notebook: nbformat.NotebookNode, name: str) -> nbformat.NotebookNode:
-    """A chapter page: links to the deck, the .ipynb and Colab; solutions collapsed."""
-    page = strip_widgets(notebook)
-    # A notebook not executed yet has no language_info: myst-nb then cannot highlight its code.
-    page.metadata.setdefault("language_info", {"name": "python", "pygments_lexer": "ipython3"})
-    for cell in page.cells:
-        if "solution" not in tags(cell):
-            continue
-        if cell.cell_type == "code":
-            cell.metadata["tags"] = tags(cell) + ["hide-cell"]
-            cell.metadata["mystnb"] = {"code_prompt_show": "Show the solution",
-                                       "code_prompt_hide": "Hide the solution"}
-        elif cell.cell_type == "markdown":
-            cell.source = _details("Show the model answer", cell.source)
-    links = ('<p class="chapter-links">'
-             f'<a class="reference external" href="slides/{name}.slides.html">Slides</a> · '
-             f'<a class="reference external" href="notebooks/{name}.ipynb" download>Notebook (.ipynb)</a> · '
-             f'<a class="reference external" href="{colab_url(name)}">Open in Colab</a></p>')
-    first = page.cells[0]
-    first.source = first.source.replace(f"\n{colab_link(name)}\n", "\n")  # in the links below
-    title, _, rest = first.source.partition("\n")
-    if first.cell_type == "markdown" and title.startswith("# "):  # right below the chapter's title
-        first.source = f"{title}\n\n{links}\n\n{rest.lstrip()}"
-    else:
-        page.cells.insert(0, nbformat.v4.new_markdown_cell(links))
-    return page
-
-
-def landing_page(readme: str, names: list[str]) -> str:
-    """The README as the site's index: links fixed for the site, chapters in the toctree."""
-    text = readme.replace("](docs/benchmarks.md)", "](benchmarks.md)")
-    for name in names:  # the notebook table: each name links to its chapter
-        text = text.replace(f"| `{name}` |", f"| [`{name}`]({name}.ipynb) |")
-    toctree = "\n".join(names)
-    return (f"{text.rstrip()}\n\n```{{toctree}}\n:hidden:\n:caption: Chapters\n\n{toctree}\n```\n\n"
-            "```{toctree}\n:hidden:\n:caption: Reference\n\nbenchmarks\n```\n")
-
-
-def build_site(out_dir: Path = SITE_DIR, with_slides: bool = True) -> Path:
-    """Build the static website with Sphinx + myst-nb (no execution, no network)."""
-    paths = notebook_paths()
-    names = [path.stem for path in paths]
-    if SITE_SOURCE_DIR.exists():
-        shutil.rmtree(SITE_SOURCE_DIR)
-    SITE_SOURCE_DIR.mkdir(parents=True)
-    (SITE_SOURCE_DIR / "index.md").write_text(landing_page((ROOT / "README.md").read_text(), names))
-    shutil.copy2(DOCS_DIR / "benchmarks.md", SITE_SOURCE_DIR / "benchmarks.md")
-    for path in paths:
-        nbformat.write(site_notebook(read_notebook(path), path.stem), SITE_SOURCE_DIR / path.name)
-    _copy_tree(install_assets() / "mathjax" / "es5", SITE_STATIC_DIR / "mathjax")
-    shutil.copy2(DOCS_DIR / "course.css", SITE_STATIC_DIR / "course.css")
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    _run([sys.executable, "-m", "sphinx", "-b", "html", "-q", "-W", "--keep-going", "-n",
-          "-c", str(DOCS_DIR), "-d", str(BUILD_DIR / "site-doctrees"), str(SITE_SOURCE_DIR), str(out_dir)])
-    (out_dir / "notebooks").mkdir()
-    for path in paths:
-        shutil.copy2(path, out_dir / "notebooks" / path.name)
-    if with_slides:
-        if not all((SLIDES_DIR / f"{name}.slides.html").exists() for name in names):
-            build_slides()
-        _copy_tree(SLIDES_DIR, out_dir / "slides")
-    print(f"site: {display_path((out_dir / 'index.html'))}", flush=True)
-    return out_dir / "index.html"
-
-
-# ----------------------------------------------------------------------------------- Colab
-def colab_link(name: str) -> str:
-    """The markdown line below each notebook's title."""
-    return f"[Open in Colab]({colab_url(name)})"
-
-
-def add_colab_lines(script: Path) -> bool:
-    """Put COLAB_LINES atop the first code cell of a percent script, and the "Open in Colab"
-    link below its title (idempotent). Returns True when the file changed."""
-    script = Path(script)
-    text = script.read_text()
-    cells = re.split(r"(?m)^(?=# %%)", text)
-    code = [i for i, cell in enumerate(cells) if cell.startswith("# %%")
-            and "[markdown]" not in cell.partition("\n")[0] and "[raw]" not in cell.partition("\n")[0]]
-    if not code:
-        raise ValueError(f"{script}: no code cell found")
-    header, _, body = cells[code[0]].partition("\n")
-    if body.startswith(COLAB_MARKER):  # refresh: drop the old lines
-        body = body.split("\n    sys.path.insert(0, COURSE)\n", 1)[-1].lstrip("\n")
-    cells[code[0]] = f"{header}\n{COLAB_LINES}\n{body}"
-    link = colab_link(script.stem)
-    for index, cell in enumerate(cells):
-        if cell.startswith("# %% [markdown]"):
-            if link not in cell:
-                cell = re.sub(r"(?m)^(# # .*\n)", lambda m: f"{m.group(1)}#\n# {link}\n", cell, count=1)
-                if link not in cell:
-                    raise ValueError(f"{script}: the first markdown cell has no '# # title' line")
-            cells[index] = cell
-            break
-    new = "".join(cells)
-    if new == text:
-        return False
-    script.write_text(new)
-    return True
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m helpers.publish", description=__doc__.split("\n")[0])
-    parser.add_argument("what", choices=["assets", "slides", "site", "colab", "layout"])
-    parser.add_argument("paths", nargs="*", type=Path, help="notebooks (slides) or scripts (colab)")
-    args = parser.parse_args(argv)
-    if args.what == "assets":
-        print(f"assets: {display_path(install_assets())}")
-    elif args.what == "slides":
-        build_slides([p.with_suffix(".ipynb") for p in args.paths] or None)
-    elif args.what == "site":
-        build_site()
-    elif args.what == "layout":  # a first slide layout, measured in Chromium; then look at it
-        for script in args.paths:
-            problems = apply_layout(script)
-            print(f"{script}: slide metadata written; too high for one slide:" if problems else
-                  f"{script}: slide metadata written, every cell fits", *problems, sep="\n  ")
-    else:
-        for script in args.paths:
-            print(f"{script}: {'Colab lines added' if add_colab_lines(script) else 'already up to date'}")
-
-
-if __name__ == "__main__":
-    main()
+    return suggest_layout(read_notebook(script))[1]
