@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,3 +172,23 @@ def save_sample_images(folder, names=None) -> list[Path]:
         image.save(path)
         paths.append(path)
     return paths
+
+
+def make_image_folder(folder, n: int, size: int = 128, per_folder: int = 100, seed: int = 0) -> Path:
+    """Write ``n`` generated photos (random crops and flips of the sample photos) as PNG into a tree.
+
+    ``folder/part000/img00000.png`` ...: ``per_folder`` files per sub-folder. For tests and
+    measurements of the pipeline at scale.
+    """
+    rng, photos, folder = random.Random(seed), list(sample_images().values()), Path(folder)
+    for i in range(n):
+        photo = photos[i % len(photos)]
+        side = int(min(photo.size) * rng.uniform(0.6, 1.0))
+        left, top = rng.randint(0, photo.width - side), rng.randint(0, photo.height - side)
+        image = photo.crop((left, top, left + side, top + side)).resize((size, size))
+        if rng.random() < 0.5:
+            image = image.transpose(0)  # left-right flip
+        path = folder / f"part{i // per_folder:03d}" / f"img{i:05d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        image.save(path)
+    return folder

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import types
-from pathlib import Path
 
 import jupytext
 import pytest

@@ -7,7 +7,8 @@ import pytest
 from tools.bench import peak_rss_mb
 from helpers.data import save_sample_images
 from helpers.attribution import completeness_gap, integrated_gradients
-from helpers.explain import GAP_THRESHOLD, explain_files, main, output_name
+from helpers.explain import GAP_THRESHOLD, explain_files, output_name
+from helpers.explain.cli import main
 from helpers.images import load_image
 from helpers.models import load_classifier
 

@@ -1,4 +1,4 @@
-"""The streaming, resumable pipeline (helpers.pipeline), on a tiny model so the tests stay fast."""
+"""The streaming, resumable pipeline (helpers.explain), on a tiny model so the tests stay fast."""
 
 import csv
 import signal
@@ -12,11 +12,14 @@ import pytest
 import torch
 
 from helpers.attribution import completeness_gap, integrated_gradients
-from helpers.explain import SUMMARY_FIELDS, Options, main
+from helpers.data import make_image_folder
+from helpers.explain import SUMMARY_FIELDS, Options, explain_stream
+from helpers.explain.cli import main
+from helpers.explain.core import decode
+from helpers.explain.inputs import Summary, iter_image_paths
+from helpers.explain.memory import rss_growth, rss_profile
 from helpers.images import load_image
 from helpers.models import Classifier
-from helpers.pipeline import (Summary, decode, explain_stream, iter_image_paths, make_image_folder, rss_growth,
-                              rss_profile)
 
 TINY = """
 import torch, torchvision.transforms as T
@@ -119,8 +122,7 @@ def test_a_torn_last_line_is_cut_and_redone(images, tmp_path):
 
 def test_killed_run_resumes_with_every_image_exactly_once(images, tmp_path):
     script = TINY + textwrap.dedent(f"""
-        from helpers.explain import Options
-        from helpers.pipeline import explain_stream
+        from helpers.explain import Options, explain_stream
         for row in explain_stream([{str(images)!r}], {str(tmp_path)!r}, TINY, Options("ig", 64), progress=False):
             pass
     """)

@@ -8,10 +8,10 @@ import sys
 import numpy as np
 import pytest
 
-from helpers.explain import Options, main
-from helpers.models import load_classifier
-from helpers.pipeline import EngineError, explain_stream, make_image_folder
-from helpers.ray_engine import INSTALL_HINT, connect, plan_actors
+from helpers.data import make_image_folder
+from helpers.explain import EngineError, Options, explain_stream
+from helpers.explain.cli import main
+from helpers.explain.ray_engine import INSTALL_HINT, connect, plan_actors
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 if not HAVE_RAY and os.environ.get("CI"):

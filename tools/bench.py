@@ -129,7 +129,8 @@ def measure_pipeline(classifier=None) -> list[tuple[str, str, str, str]]:
     import tempfile
 
     from helpers.explain import Options
-    from helpers.pipeline import explain_stream, make_image_folder
+    from helpers.data import make_image_folder
+    from helpers.explain import explain_stream
 
     classifier = classifier or load_classifier("efficientnet_lite0")
     model, options = classifier.model, Options("ig", PIPELINE_STEPS, figures="none")

@@ -20,7 +20,7 @@ import nbformat
 
 from helpers.settings import display_path
 from tools.editions import without_solutions
-from tools.notebooks import BUILD_DIR, DOCS_DIR, notebook_paths, read_notebook, slide_type, strip_widgets
+from tools.notebooks import BUILD_DIR, DOCS_DIR, notebook_paths, read_notebook, slide_type, strip_widgets, tags
 
 ASSETS_DIR = BUILD_DIR / "assets"
 NODE_MODULES = ASSETS_DIR / "node_modules"

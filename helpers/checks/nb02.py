@@ -16,7 +16,7 @@ def check_left_riemann_ig(student_fn, model, x, target, *, baseline, n_steps: in
     names the typical slip it matches: right-Riemann points, no (x - x') factor, a sum instead
     of an average, the opposite sign, the black baseline instead of ``baseline``.
     """
-    from helpers.attribution import ig_alphas_and_weights, integrated_gradients
+    from helpers.attribution import integrated_gradients
 
     answer = resolve(lambda: student_fn(model, x, target, baseline, n_steps), exercise,
                      f"{getattr(student_fn, '__name__', 'your function')}(...)")

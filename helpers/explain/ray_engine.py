@@ -1,4 +1,4 @@
-"""``--engine ray``: the per-image explanation of ``helpers.explain`` as a Ray Data pipeline.
+"""``--engine ray``: the per-image explanation of ``helpers.explain.core`` as a Ray Data pipeline.
 
 ``from_items`` (the file names) -> ``map_batches(Explainer)``, a stateful callable class that
 loads the model once per actor -> rows streamed back to the driver, which appends them to
@@ -21,9 +21,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from helpers.explain import SUMMARY_FIELDS, Options, explain_input
+from helpers.explain.core import SUMMARY_FIELDS, EngineError, Options, decode, explain_input
 from helpers.models import load_classifier
-from helpers.pipeline import EngineError, decode
 from helpers.settings import pick_device
 
 INSTALL_HINT = 'pip install -e ".[scale]"  (or: make setup-scale)'

@@ -1,0 +1,91 @@
+"""The command line ``python -m helpers.explain`` (``--help`` lists every option)::
+
+    python -m helpers.explain photos/ cat.jpg --model mobilenet_v3_large --method ig --n-steps 50 --out build/explain
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from helpers.attribution import DEFAULT_BATCH, check_count
+from helpers.explain.core import FIGURE_MODES, METHODS, EngineError, Options
+from helpers.explain.stream import explain_stream
+from helpers.models import MODEL_NAMES
+from helpers.settings import display_path
+
+
+class _OneLineErrors(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _integer_at_least(minimum: int):
+    """An argparse ``type``: an integer >= ``minimum``, or a one-line error."""
+    def parse(text: str) -> int:
+        try:
+            return check_count(int(text), "value", minimum=minimum)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") from None
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineErrors(
+        prog="python -m helpers.explain",
+        description="Explain the top-1 prediction of an ImageNet classifier for each image; write one "
+                    "figure per image (image | attribution | overlay, top-3 predictions) and summary.csv.",
+    )
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
+                        help="image files and/or folders (folders: every jpg/png/webp/bmp/gif/tif file in the "
+                             "whole tree, read lazily)")
+    parser.add_argument("--model", default="mobilenet_v3_large", choices=MODEL_NAMES,
+                        help="classifier to explain (default: %(default)s; offline it falls back to efficientnet_lite0)")
+    parser.add_argument("--method", default="ig", choices=list(METHODS),
+                        help="ig = Integrated Gradients, saliency = plain gradient, smoothgrad = SmoothGrad "
+                             "(default: %(default)s)")
+    parser.add_argument("--n-steps", type=_integer_at_least(1), default=50,
+                        help="IG integration steps, or SmoothGrad noisy samples (default: %(default)s)")
+    parser.add_argument("--batch-size", type=_integer_at_least(1), default=None,
+                        help=f"path points / noisy copies per forward pass; bounds memory (default: {DEFAULT_BATCH})")
+    parser.add_argument("--out", default="build/explain", type=Path,
+                        help="output folder for figures/, maps/, summary.csv and run.json (default: %(default)s)")
+    parser.add_argument("--figures", default="all", choices=FIGURE_MODES,
+                        help="draw one figure per image, or none (default: %(default)s)")
+    parser.add_argument("--save-maps", action="store_true",
+                        help="save each attribution map as float16 .npy in OUT/maps/ (column 'map' of summary.csv)")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the files already in OUT/summary.csv (same model, method and settings, "
+                             "checked against OUT/run.json) and append the others")
+    parser.add_argument("--workers", type=_integer_at_least(0), default=None,
+                        help="local engine: DataLoader processes that read and decode images (default: 2; "
+                             "0 = in the main process)")
+    parser.add_argument("--engine", default="local", choices=["local", "ray"],
+                        help="local = this process + DataLoader workers; ray = Ray Data actors "
+                             "(needs pip install -e '.[scale]') (default: %(default)s)")
+    parser.add_argument("--address", default=None,
+                        help="--engine ray: address of a running Ray cluster, e.g. 10.0.0.5:6379 or auto "
+                             "(default: start a local Ray instance)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.address and args.engine != "ray":
+        print("python -m helpers.explain: error: --address needs --engine ray", file=sys.stderr)
+        return 2
+    options = Options(args.method, args.n_steps, args.batch_size, args.figures, args.save_maps)
+    explained = failed = 0
+    try:
+        for row in explain_stream(args.inputs, args.out, args.model, options, resume=args.resume,
+                                  workers=args.workers, engine=args.engine, address=args.address,
+                                  progress=not args.quiet):
+            failed += bool(row["error"])
+            explained += not row["error"]
+    except (EngineError, ValueError) as error:
+        print(f"python -m helpers.explain: error: {error}", file=sys.stderr)
+        return 2
+    print(f"{explained} image(s) explained, {failed} failed; summary: {display_path(args.out / 'summary.csv')}")
+    return 1 if failed and not explained else 0

@@ -1,0 +1,64 @@
+"""Many images in, rows out: ``explain_stream`` over either engine, ``explain_files`` for a notebook.
+
+``explain_stream`` reads a directory tree of any size lazily, explains each image (local
+engine: decoded in ``DataLoader`` workers; Ray engine: on Ray Data actors) and appends its row
+to ``summary.csv`` as one whole line. ``run.json`` beside it records what the maps depend on
+(model, method, settings), so ``resume=True`` skips the files already done, and only for the
+same settings.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from helpers.explain import ray_engine
+from helpers.explain.core import Options
+from helpers.explain.inputs import Summary, todo_files
+from helpers.explain.local import local_rows
+from helpers.models import Classifier, load_classifier
+from helpers.settings import progress as progress_bar
+
+ENGINES = ("local", "ray")
+
+
+def explain_stream(inputs, out_dir, model: str | Classifier = "mobilenet_v3_large", options: Options = Options(),
+                   *, resume: bool = False, workers: int | None = None, engine: str = "local",
+                   address: str | None = None, progress: bool = True) -> Iterator[dict]:
+    """Explain every image of ``inputs`` (files, folders walked recursively); yield each summary row.
+
+    Rows are appended to ``out_dir/summary.csv`` as they come, nothing is kept: memory does
+    not depend on the number of images. ``resume`` skips the files already in the summary
+    (same settings only). ``workers``: DataLoader processes that decode (local engine).
+    ``engine="ray"`` explains on Ray Data actors, locally or on the cluster at ``address``.
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"Unknown engine {engine!r}: choose one of {', '.join(ENGINES)}.")
+    if engine == "ray":
+        ray_engine.connect(address)  # fails fast, before the model is loaded
+    classifier = model if isinstance(model, Classifier) else load_classifier(model)
+    with Summary(out_dir, options.settings(classifier), resume) as summary:
+        total = sum(1 for _ in todo_files(inputs, summary.done)) if progress else None
+        if engine == "ray":
+            rows = ray_engine.ray_rows(todo_files(inputs, summary.done), out_dir, classifier.name, options,
+                                       progress)
+        else:
+            rows = local_rows(inputs, summary.done, out_dir, classifier, options, workers)
+        for row in progress_bar(rows, total=total, desc="explaining", unit="image", disable=not progress):
+            summary.append(row)
+            yield row
+
+
+def explain_files(inputs, out_dir, model: str | Classifier = "mobilenet_v3_large", method: str = "ig",
+                  n_steps: int = 50, internal_batch_size: int | None = None, progress: bool = True,
+                  **pipeline) -> list[dict]:
+    """Explain every image in ``inputs`` (files and folders, recursively); write figures and ``summary.csv``.
+
+    A bad file is recorded in the summary with its error and the batch goes on. The
+    summary rows are returned (for a very large data set, iterate
+    ``explain_stream`` instead: it keeps nothing). ``pipeline`` takes the
+    keywords of ``explain_stream``: ``figures``, ``save_maps``, ``resume``, ``workers``,
+    ``engine``, ``address``.
+    """
+    options = Options(method, n_steps, internal_batch_size, pipeline.pop("figures", "all"),
+                      pipeline.pop("save_maps", False))
+    return list(explain_stream(inputs, out_dir, model, options, progress=progress, **pipeline))
