@@ -18,7 +18,7 @@ from scipy.stats import spearmanr
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from helpers.attribution import check_count, prepare_inputs
+from helpers.validate import check_count, prepare_inputs
 
 
 FORWARD_BATCH = 4  # images per forward pass: on 2 CPU cores 4 ran at 20 ms per 224x224 image, 16 at 33 ms

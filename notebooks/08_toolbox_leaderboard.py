@@ -64,10 +64,10 @@ from helpers.attribution import completeness_gap, vanilla_gradient
 from helpers.cache import cached
 from helpers.data import SAMPLE_PHOTOS, sample_images
 from helpers.leaderboard import (
-    CAPTUM_METHODS, CONTROLS, COURSE_METHODS, METRICS, MethodSettings, cascade, faithfulness_scores,
-    format_leaderboard, leaderboard, make_methods, randomization_scores, robustness_scores, run_methods,
-    seconds_table, superpixels,
+    METRICS, cascade, faithfulness_scores, format_leaderboard, leaderboard, randomization_scores, robustness_scores,
+    run_methods, seconds_table,
 )
+from helpers.methods import CAPTUM_METHODS, CONTROLS, COURSE_METHODS, MethodSettings, make_methods, superpixels
 from helpers.models import load_classifier
 from helpers.visualize import plot_attribution
 
@@ -118,7 +118,7 @@ first = PHOTOS[0]
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 1. The course's methods and two controls
 #
-# `helpers.leaderboard` keeps every method in one registry: `make_methods(settings)` returns
+# `helpers.methods` keeps every method in one registry: `make_methods(settings)` returns
 # `{name: method}`, and each method is called as `method(model, x, target)`, returning a map
 # of the image's shape (or one channel for methods that give one value per pixel). The
 # course's own methods are **Saliency** (|gradient|), **IG** (from a black baseline) and
@@ -192,7 +192,7 @@ print("Captum's GuidedBackprop on the unmodified model equals the plain gradient
 # EfficientNet-Lite0 (the offline model) uses `nn.ReLU6`, which is not an `nn.ReLU`: run
 # as it is, Captum's Guided Backprop would silently return the plain gradient (printed
 # above). The course's registry therefore gives Captum a copy of the model whose ReLU6 layers
-# are `nn.ReLU` subclasses with ReLU6's forward (`helpers.leaderboard.guided_model`): same
+# are `nn.ReLU` subclasses with ReLU6's forward (`helpers.methods.guided_model`): same
 # outputs, and Captum's hooks now apply. A general lesson: check that a library's method
 # really ran on *your* architecture.
 

@@ -1,13 +1,14 @@
-"""The method registry and the leaderboard (helpers/leaderboard.py)."""
+"""The method registry and the leaderboard (helpers/methods.py, helpers/leaderboard.py)."""
 
 import pytest
 import torch
 from torch import nn
 
 from helpers.leaderboard import (
-    METHOD_NAMES, METRICS, Method, MethodSettings, cascade, faithfulness_scores, format_leaderboard, guided_model,
-    leaderboard, make_methods, randomization_scores, robustness_scores, run_methods, seconds_table,
+    METRICS, cascade, faithfulness_scores, format_leaderboard, leaderboard, randomization_scores, robustness_scores,
+    run_methods, seconds_table,
 )
+from helpers.methods import METHOD_NAMES, Method, MethodSettings, guided_model, make_methods
 
 SMALL = MethodSettings(ig_steps=8, sg_samples=4, occlusion_window=4, occlusion_stride=4, shap_samples=4,
                        lime_samples=16, lime_segments=8, batch=8)

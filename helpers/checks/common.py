@@ -17,7 +17,9 @@ import math
 import numpy as np
 import torch
 
-from helpers.attribution import prepare_inputs, smoothgrad, vanilla_gradient
+from helpers.attribution import smoothgrad, vanilla_gradient
+
+from helpers.validate import prepare_inputs
 
 
 class ExerciseFailed(AssertionError):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.attribution import prepare_inputs, vanilla_gradient
+from helpers.attribution import vanilla_gradient
+
+from helpers.validate import prepare_inputs
 from helpers.checks.common import fail, passed, resolve, as_array, _diagnose
 
 

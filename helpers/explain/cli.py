@@ -9,7 +9,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers.attribution import DEFAULT_BATCH, check_count
+from helpers.attribution import DEFAULT_BATCH
+
+from helpers.validate import check_count
 from helpers.explain.core import FIGURE_MODES, METHODS, EngineError, Options
 from helpers.explain.stream import explain_stream
 from helpers.models import MODEL_NAMES

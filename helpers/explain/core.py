@@ -15,7 +15,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from helpers.attribution import check_count, integrated_gradients, smoothgrad, vanilla_gradient
+from helpers.attribution import integrated_gradients, smoothgrad, vanilla_gradient
+
+from helpers.validate import check_count
 from helpers.images import load_image
 from helpers.models import Classifier
 from helpers.visualize import plot_explanation
