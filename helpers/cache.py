@@ -10,7 +10,9 @@ Usage::
 
 A call is looked up by a key made of the function's source code, the values of the global
 and enclosing variables it reads (knobs such as ``N_STEPS``), and *every* argument: an
-``nn.Module`` by its class, architecture and weights; a tensor by its values, dtype and
+``nn.Module`` by its architecture, weights and the classes it is made of (course classes,
+those of ``helpers``, the tests or a notebook, by the code of all their methods; library classes by
+name and package version); a tensor by its values, dtype and
 shape; a function by its source and the variables it reads, recursively; anything else as
 ``joblib.hash`` sees it. Changed code, inputs, settings or weights therefore never return
 an old result. Results live in
@@ -61,9 +63,10 @@ def cached(func):
 def fingerprint(value, _seen=None):
     """A hashable stand-in for ``value`` that captures everything the result may depend on."""
     _seen = set() if _seen is None else _seen
-    if isinstance(value, nn.Module):
+    if isinstance(value, nn.Module):  # every class inside it (course classes by their code), its weights
         weights = {name: _array(tensor) for name, tensor in value.state_dict().items()}
-        return ("module", type(value).__qualname__, repr(value), joblib.hash(weights))
+        classes = list(dict.fromkeys(type(module) for module in value.modules()))
+        return ("module", [fingerprint(cls, _seen) for cls in classes], repr(value), joblib.hash(weights))
     if isinstance(value, torch.Tensor):
         return ("tensor", str(value.dtype), tuple(value.shape), joblib.hash(_array(value)))
     if isinstance(value, np.ndarray):
@@ -72,17 +75,36 @@ def fingerprint(value, _seen=None):
         return (type(value).__name__, [fingerprint(item, _seen) for item in value])
     if isinstance(value, dict):
         return ("dict", [(fingerprint(k, _seen), fingerprint(v, _seen)) for k, v in value.items()])
-    if isinstance(value, type):  # a class: by name and its package's version
-        return ("type", *_library_key(value))
+    if isinstance(value, type):  # a course class by the code of its methods, a library class by version
+        return _class_fingerprint(value, _seen) if _is_course_code(value) else ("type", *_library_key(value))
     if inspect.isfunction(value) or inspect.ismethod(value):
         function = inspect.unwrap(getattr(value, "__func__", value))
         if not _is_course_code(function):  # library code: its name and version, not its internals
             return ("function", *_library_key(function))
         return _function_fingerprint(function, _seen)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a Classifier: its fields
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # e.g. a Classifier: its class and fields
         fields = {field.name: getattr(value, field.name) for field in dataclasses.fields(value)}
-        return (type(value).__qualname__, fingerprint(fields, _seen))
+        return (fingerprint(type(value), _seen), fingerprint(fields, _seen))
+    if _is_course_code(type(value)):  # an instance of a course class: its class's code and its state
+        state = getattr(value, "__dict__", None)
+        return (fingerprint(type(value), _seen), joblib.hash(value) if state is None else fingerprint(state, _seen))
     return value
+
+
+def _class_fingerprint(cls, seen):
+    """A course class: its name, the code of every function defined in it, and its base classes."""
+    if id(cls) in seen:
+        return ("type", cls.__qualname__)
+    seen.add(id(cls))
+    members = []
+    for name, member in sorted(vars(cls).items()):
+        function = getattr(member, "__func__", member)  # staticmethod / classmethod
+        if isinstance(member, property):
+            function = member.fget
+        if inspect.isfunction(function):
+            members.append((name, _function_fingerprint(inspect.unwrap(function), seen)))
+    bases = [fingerprint(base, seen) for base in cls.__bases__ if base is not object]
+    return ("type", cls.__qualname__, members, bases)
 
 
 def _function_fingerprint(func, seen):
@@ -100,15 +122,17 @@ def _function_fingerprint(func, seen):
             [(name, _hashable(func, name, fingerprint(value, seen))) for name, value in used])
 
 
-def _is_course_code(func) -> bool:
-    """True for functions of the course (helpers, tests, notebooks), whose source may change."""
-    if func.__module__ == "__main__":
+def _is_course_code(obj) -> bool:
+    """True for functions and classes of the course (helpers, tests, notebooks), whose source may change."""
+    module = getattr(obj, "__module__", None)
+    if module == "__main__":
         return True
     try:
-        path = Path(inspect.getsourcefile(func) or "").resolve()
+        source = inspect.getsourcefile(obj) if inspect.isfunction(obj) else getattr(sys.modules.get(module), "__file__", None)
     except TypeError:  # built-in
         return False
-    return PROJECT_ROOT in path.parents and ".venv" not in path.parts
+    path = Path(source).resolve() if source else None
+    return path is not None and PROJECT_ROOT in path.parents and ".venv" not in path.parts
 
 
 def _library_key(obj) -> tuple:
@@ -142,6 +166,7 @@ def _array(tensor: torch.Tensor) -> np.ndarray:
 def _source_hash(func) -> str:
     try:
         source = inspect.getsource(func)
-    except (OSError, TypeError):  # no source (built-in, lambda typed at a prompt...): the code object
-        source = repr(getattr(func, "__code__", func).co_code if hasattr(func, "__code__") else func)
+    except (OSError, TypeError):  # no source (built-in, code typed at a prompt...): the code object
+        code = getattr(func, "__code__", None)
+        source = repr((code.co_code, code.co_consts, code.co_names) if code else func)
     return hashlib.sha256(source.encode()).hexdigest()

@@ -3,6 +3,7 @@
 import os
 from pathlib import Path
 
+import joblib
 import pytest
 import torch
 from torch import nn
@@ -133,3 +134,40 @@ def test_the_key_does_not_depend_on_memory_layout():
     total(tensor.t().contiguous())
     total(tensor.t())  # a transposed view: same values as the line above
     assert runs() == 2
+
+
+def test_editing_a_course_layer_recomputes(monkeypatch):
+    """Normalize is course code: a changed forward must never return the old result."""
+    from helpers.models import Normalize
+
+    model, x = nn.Sequential(Normalize([0.5], [0.5]), nn.Flatten()), torch.rand(1, 1, 2, 2)
+    first = scaled_output(model, x)
+    monkeypatch.setattr(Normalize, "forward", lambda self, x: x - self.mean)  # an edited forward
+    second = scaled_output(model, x)
+    assert runs() == 2 and not torch.equal(first, second)
+
+
+def test_a_class_defined_in_a_notebook_is_keyed_by_its_code():
+    """Two versions of a module class typed in a notebook (module __main__), same name, other forward."""
+    source = ("import torch\nfrom torch import nn\nclass Twice(nn.Module):\n"
+              "    def forward(self, x):\n        return x * {factor}\n")
+    keys = []
+    for factor in (2, 3):
+        namespace = {"__name__": "__main__"}
+        exec(compile(source.format(factor=factor), f"<cell {factor}>", "exec"), namespace)
+        keys.append(cache.fingerprint(namespace["Twice"]()))
+    assert keys[0] != keys[1]
+
+
+class Doubler:
+    """A method object of the course's kind: a class whose __call__ computes the map."""
+
+    def __call__(self, x):
+        return x * 2
+
+
+def test_a_method_class_is_keyed_by_its_call(monkeypatch):
+    """An instance of a course class carries the code of its __call__ into the key."""
+    before = joblib.hash(cache.fingerprint(Doubler()))
+    monkeypatch.setattr(Doubler, "__call__", lambda self, x: x * 3)
+    assert joblib.hash(cache.fingerprint(Doubler())) != before
