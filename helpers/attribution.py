@@ -18,17 +18,21 @@ DEFAULT_BATCH = 8  # path points (IG) or noisy copies (SmoothGrad) per forward/b
 
 
 def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid") -> tuple[torch.Tensor, torch.Tensor]:
-    """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral."""
+    """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral, in float64.
+
+    ``integrated_gradients`` casts them to the input's dtype, so a float64 model gets float64 weights.
+    """
     n_steps = check_count(n_steps, "n_steps", minimum=2 if method == "riemann_trapezoid" else 1)
     uniform = torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
     if method == "riemann_left":
-        alphas, weights = torch.linspace(0, 1 - 1 / n_steps, n_steps), uniform
+        alphas, weights = torch.linspace(0, 1 - 1 / n_steps, n_steps, dtype=torch.float64), uniform
     elif method == "riemann_right":
-        alphas, weights = torch.linspace(1 / n_steps, 1, n_steps), uniform
+        alphas, weights = torch.linspace(1 / n_steps, 1, n_steps, dtype=torch.float64), uniform
     elif method == "riemann_middle":
-        alphas, weights = torch.linspace(1 / (2 * n_steps), 1 - 1 / (2 * n_steps), n_steps), uniform
+        alphas = torch.linspace(1 / (2 * n_steps), 1 - 1 / (2 * n_steps), n_steps, dtype=torch.float64)
+        weights = uniform
     elif method == "riemann_trapezoid":
-        alphas = torch.linspace(0, 1, n_steps)
+        alphas = torch.linspace(0, 1, n_steps, dtype=torch.float64)
         weights = torch.full((n_steps,), 1 / (n_steps - 1), dtype=torch.float64)
         weights[[0, -1]] /= 2
     elif method == "gausslegendre":
@@ -36,7 +40,7 @@ def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid") -> tu
         alphas, weights = torch.from_numpy((nodes + 1) / 2), torch.from_numpy(gl_weights / 2)
     else:
         raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(IG_METHODS)}.")
-    return alphas.float(), weights.float()
+    return alphas, weights
 
 
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=None, n_steps: int = 50,
@@ -53,8 +57,8 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=Non
     batch = check_count(DEFAULT_BATCH if internal_batch_size is None else internal_batch_size, "internal_batch_size")
     total = torch.zeros_like(x)
     for start in range(0, len(alphas), batch):
-        a = alphas[start:start + batch].to(x.device).view(-1, 1, 1, 1, 1)
-        w = weights[start:start + batch].to(x.device).view(-1, 1, 1, 1, 1)
+        a = alphas[start:start + batch].to(x.device, x.dtype).view(-1, 1, 1, 1, 1)
+        w = weights[start:start + batch].to(x.device, x.dtype).view(-1, 1, 1, 1, 1)
         path = (baseline + a * (x - baseline)).reshape(-1, *x.shape[1:])  # (steps * N, C, H, W)
         grads = _target_gradients(model, path, targets.repeat(len(a)))
         total += (w * grads.view(len(a), *x.shape)).sum(dim=0)

@@ -24,7 +24,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from helpers.attribution import integrated_gradients, smoothgrad, vanilla_gradient
 
-from helpers.validate import check_count
+from helpers.validate import check_count, model_device
 from helpers.evaluation import (
     FORWARD_BATCH, blurred, random_attribution,
 )
@@ -240,8 +240,8 @@ def _module(obj) -> nn.Module:
 
 
 def _on(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    parameter = next(model.parameters(), None)
-    return x.detach().float().to(parameter.device if parameter is not None else x.device)
+    """``x`` detached, on the model's device, in its own dtype."""
+    return x.detach().to(model_device(model, default=x.device))
 
 
 def _classifier_layer(obj) -> str | None:

@@ -17,7 +17,8 @@ def check_count(value, name: str, minimum: int = 1) -> int:
 def prepare_inputs(model, x, target, baseline):
     """Check the arguments shared by the attribution methods; put everything on the model's device.
 
-    Returns (x as float32, one target index per image, baseline of x's shape; zeros if None).
+    Returns (x in its own floating dtype (float32 for integer images), one target index per image,
+    baseline of x's shape and dtype; zeros if None).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
@@ -25,15 +26,18 @@ def prepare_inputs(model, x, target, baseline):
         shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
         raise ValueError(f"x must be a tensor of shape (N, C, H, W), got {shape}.")
     device = model_device(model, default=x.device)
-    x = x.detach().to(device, torch.float32)
-    targets = torch.as_tensor(target, device=device).long().flatten()
+    x = x.detach().to(device, x.dtype if x.is_floating_point() else torch.float32)
+    targets = torch.as_tensor(target, device=device).flatten()
+    if targets.is_floating_point() and not torch.equal(targets, targets.round()):
+        raise ValueError(f"target must be whole class indices, got {target!r}.")
+    targets = targets.long()
     if targets.numel() == 1:
         targets = targets.repeat(len(x))
     if len(targets) != len(x):
         raise ValueError(f"target must be one class index or one per image ({len(x)}), got {len(targets)}.")
     if baseline is None:
         baseline = torch.zeros_like(x)
-    baseline = torch.as_tensor(baseline, dtype=torch.float32, device=device).expand_as(x)
+    baseline = torch.as_tensor(baseline, dtype=x.dtype, device=device).expand_as(x)
     return x, targets, baseline
 
 

@@ -151,3 +151,20 @@ def test_a_model_without_parameters_is_explained_on_the_inputs_device():
     x = torch.rand((1, 1, 2, 2))
     gradient = vanilla_gradient(model, x, 0)
     assert gradient.shape == x.shape
+
+
+def test_a_float64_model_keeps_float64_end_to_end(tiny_model, tiny_input):
+    """The input's dtype is kept (as Captum does): a float64 model works and converges further than float32."""
+    model64, x64 = tiny_model.double(), tiny_input.double()
+    attributions = integrated_gradients(model64, x64, target=1, n_steps=4096, method="gausslegendre")
+    assert attributions.dtype == torch.float64
+    gap = completeness_gap(model64, x64, 1, attributions).item()
+    assert gap < 1e-9, f"float64 IG should be exact to ~1e-12 with 4096 Gauss-Legendre points, gap {gap:.2e}"
+    alphas, weights = ig_alphas_and_weights(7, "gausslegendre")
+    assert alphas.dtype == weights.dtype == torch.float64
+
+
+def test_a_fractional_target_is_a_clear_error(tiny_model, tiny_input):
+    with pytest.raises(ValueError, match="whole class indices"):
+        vanilla_gradient(tiny_model, tiny_input, 1.5)
+    assert torch.equal(vanilla_gradient(tiny_model, tiny_input, 1.0), vanilla_gradient(tiny_model, tiny_input, 1))
