@@ -18,6 +18,7 @@ from scipy.stats import spearmanr
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
+from helpers.randomness import seeded
 from helpers.validate import check_count, prepare_inputs
 
 
@@ -173,8 +174,7 @@ def _randomise_in_stages(model: nn.Module, n_groups: int, seed: int):
     """
     randomised = copy.deepcopy(model)
     modules = dict(randomised.named_modules())
-    with torch.random.fork_rng(devices=_cuda_indices(model)):
-        torch.manual_seed(seed)
+    with seeded(seed):
         for group in cascade_groups(randomised, n_groups):
             for name in group:
                 _reinitialise(modules[name])
@@ -194,9 +194,6 @@ def _undefined(which: str, when: str) -> float:
                   RuntimeWarning, stacklevel=3)
     return float("nan")
 
-
-def _cuda_indices(model: nn.Module) -> list[int]:
-    return sorted({p.device.index or 0 for p in model.parameters() if p.device.type == "cuda"})
 
 
 def _map_ranks(attribution: torch.Tensor) -> np.ndarray:

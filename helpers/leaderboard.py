@@ -22,7 +22,8 @@ from helpers.evaluation import (
     FORWARD_BATCH, blurred, curve_auc, deletion_curve, insertion_curve, randomization_sanity_check,
 )
 
-from helpers.methods import MethodSettings, _on, seeded
+from helpers.methods import MethodSettings, _on
+from helpers.randomness import seeded
 
 
 # --------------------------------------------------------------------------- running and scoring

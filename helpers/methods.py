@@ -11,12 +11,10 @@ scored by ``helpers.leaderboard``.
 from __future__ import annotations
 
 import copy
-from contextlib import contextmanager
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -24,6 +22,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from helpers.attribution import integrated_gradients, smoothgrad, vanilla_gradient
 
+from helpers.randomness import seeded
 from helpers.validate import check_count, model_device
 from helpers.evaluation import (
     FORWARD_BATCH, blurred, random_attribution,
@@ -168,19 +167,6 @@ def make_methods(settings: MethodSettings | None = None, names=None) -> dict[str
     if unknown:
         raise ValueError(f"Unknown method(s) {unknown}: choose from {', '.join(METHOD_NAMES)}.")
     return {name: registry[name] for name in names}
-
-
-@contextmanager
-def seeded(seed: int):
-    """Seed torch's and numpy's global generators inside the block (Captum draws from both), restore them after."""
-    state = np.random.get_state()
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        np.random.seed(seed)
-        try:
-            yield
-        finally:
-            np.random.set_state(state)
 
 
 def edge_map(x: torch.Tensor) -> torch.Tensor:

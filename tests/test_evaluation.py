@@ -155,3 +155,27 @@ def test_cascade_groups_run_from_output_to_input(tiny_model):
     assert cascade_groups(tiny_model, n_groups=5) == [["fc"], ["conv"]]
     with pytest.raises(ValueError, match="no parameters"):
         cascade_groups(nn.ReLU())
+
+
+def test_seeded_restores_every_accelerator_generator(monkeypatch):
+    """Seeding inside the block reseeds CUDA/MPS too, so their states must be put back afterwards."""
+    import numpy as np
+
+    from helpers.randomness import seeded
+
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: ["cuda state before"])
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.setdefault("cuda", states))
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    monkeypatch.setattr(torch.mps, "get_rng_state", lambda: "mps state before")
+    monkeypatch.setattr(torch.mps, "set_rng_state", lambda state: restored.setdefault("mps", state))
+    monkeypatch.setattr(torch.cuda, "manual_seed_all", lambda seed: None)
+    monkeypatch.setattr(torch.mps, "manual_seed", lambda seed: None, raising=False)
+    cpu, numpy_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    with seeded(3):
+        first = torch.rand(2)
+    with seeded(3):
+        assert torch.equal(torch.rand(2), first)
+    assert restored == {"cuda": ["cuda state before"], "mps": "mps state before"}
+    assert torch.equal(torch.get_rng_state(), cpu) and np.array_equal(np.random.get_state()[1], numpy_state)
