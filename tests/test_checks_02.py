@@ -56,3 +56,16 @@ def test_not_done_and_wrong_shape(tiny_model, tiny_input):
         run(stub, tiny_model, tiny_input)
     with pytest.raises(ExerciseFailed, match="shape"):
         run(lambda model, x, target, baseline, n: reference(model, x, target, baseline, n).sum(1), tiny_model, tiny_input)
+
+
+def test_an_answer_that_changes_its_inputs_in_place_cannot_corrupt_the_reference(tiny_model, tiny_input):
+    """The check runs the student's function on copies: an in-place slip after the answer is harmless."""
+    baseline = torch.full_like(tiny_input, 0.25)
+
+    def careless_but_right(model, x, target, baseline, n_steps):
+        answer = integrated_gradients(model, x, target, baseline, n_steps, method="riemann_left")
+        x.add_(1.0)  # e.g. a normalisation done in place afterwards
+        baseline.zero_()
+        return answer
+
+    check_left_riemann_ig(careless_but_right, tiny_model, tiny_input, 1, baseline=baseline, exercise=1)

@@ -48,6 +48,22 @@ def resolve(answer, exercise: int, name: str = "your answer"):
     return value
 
 
+def fresh(values):
+    """Copies of the tensors, arrays and data frames in ``values`` (recursively), for a student's function.
+
+    A function that changes its inputs in place must not change what the reference sees next.
+    """
+    if isinstance(values, torch.Tensor):
+        return values.detach().clone()
+    if isinstance(values, np.ndarray) or hasattr(values, "to_numpy"):  # numpy, pandas
+        return values.copy()
+    if isinstance(values, (list, tuple)):
+        return type(values)(fresh(value) for value in values)
+    if isinstance(values, dict):
+        return {key: fresh(value) for key, value in values.items()}
+    return values
+
+
 def as_array(value, exercise: int, name: str = "your answer") -> np.ndarray:
     """A tensor, array or number as a float64 numpy array, or a failure naming the type."""
     if isinstance(value, torch.Tensor):
@@ -85,7 +101,7 @@ def assert_close(answer, expected, *, exercise: int, what: str, rtol: float = 1e
 def check_function_matches(student_fn, reference_fn, *args, exercise: int, what: str, rtol: float = 1e-4,
                            hint: str = "", **kwargs) -> None:
     """``student_fn(*args, **kwargs)`` returns what ``reference_fn`` returns for the same arguments."""
-    value = resolve(lambda: student_fn(*args, **kwargs), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
+    value = resolve(lambda: student_fn(*fresh(args), **fresh(kwargs)), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
     expected = reference_fn(*args, **kwargs)
     scale = float(np.max(np.abs(as_array(expected, exercise)))) or 1.0
     check_close(value, expected, exercise=exercise, what=what, rtol=rtol, atol=rtol * scale, hint=hint)
@@ -180,10 +196,10 @@ def check_smoothgrad_no_noise(student_fn, model, x, target, *, exercise: int, n_
     """
     plain = vanilla_gradient(model, x, target)
     scale = float(plain.abs().max()) or 1.0
-    still = resolve(lambda: student_fn(model, x, target, n_samples, 0.0), exercise, "your SmoothGrad")
+    still = resolve(lambda: student_fn(*fresh((model, x, target, n_samples, 0.0))), exercise, "your SmoothGrad")
     assert_close(still, plain, exercise=exercise, what="SmoothGrad with noise_level=0 (it must equal the gradient)",
                  rtol=1e-4, atol=1e-5 * scale)
-    noisy = as_array(resolve(lambda: student_fn(model, x, target, n_samples, 0.3), exercise), exercise)
+    noisy = as_array(resolve(lambda: student_fn(*fresh((model, x, target, n_samples, 0.3))), exercise), exercise)
     if np.allclose(noisy, as_array(plain, exercise), rtol=1e-6, atol=1e-7 * scale):
         fail(exercise, "with noise_level=0.3 your map equals the plain gradient: is the noise added to the input?")
     reference = as_array(smoothgrad(model, x, target, n_samples=n_samples, noise_level=0.3, seed=123), exercise)

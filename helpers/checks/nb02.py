@@ -8,7 +8,7 @@ import torch
 from helpers.attribution import vanilla_gradient
 
 from helpers.validate import prepare_inputs
-from helpers.checks.common import fail, passed, resolve, as_array, _diagnose
+from helpers.checks.common import fail, passed, resolve, as_array, _diagnose, fresh
 
 
 def check_left_riemann_ig(student_fn, model, x, target, *, baseline, n_steps: int = 8, exercise: int) -> None:
@@ -20,7 +20,7 @@ def check_left_riemann_ig(student_fn, model, x, target, *, baseline, n_steps: in
     """
     from helpers.attribution import integrated_gradients
 
-    answer = resolve(lambda: student_fn(model, x, target, baseline, n_steps), exercise,
+    answer = resolve(lambda: student_fn(*fresh((model, x, target, baseline, n_steps))), exercise,
                      f"{getattr(student_fn, '__name__', 'your function')}(...)")
     value = as_array(answer, exercise, "your attributions")
     if value.shape != tuple(x.shape):

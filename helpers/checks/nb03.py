@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.checks.common import fail, passed, resolve, check_completeness
+from helpers.checks.common import fail, passed, resolve, check_completeness, fresh
 
 
 def check_batch_explainer(student_fn, model, x, targets, *, exercise: int, n_steps: int = 16,
@@ -17,7 +17,7 @@ def check_batch_explainer(student_fn, model, x, targets, *, exercise: int, n_ste
     """
     from helpers.attribution import integrated_gradients
 
-    maps = resolve(lambda: student_fn(model, x, targets, n_steps), exercise, "explain_batch(...)")
+    maps = resolve(lambda: student_fn(*fresh((model, x, targets, n_steps))), exercise, "explain_batch(...)")
     if not isinstance(maps, torch.Tensor):
         fail(exercise, f"explain_batch should return a torch.Tensor, got {type(maps).__name__}.")
     if tuple(maps.shape) != tuple(x.shape):
@@ -54,7 +54,7 @@ def check_ranking(student_fn, *, exercise: int) -> None:
         "figure": [None] * 5,  # --figures none: an empty column, as in a real summary
         "error": [None, None, "not a readable image", None, "empty (0 bytes)"],
     })
-    ranked = resolve(lambda: student_fn(summary.copy()), exercise, "rank_by_confidence(summary)")
+    ranked = resolve(lambda: student_fn(*fresh((summary,))), exercise, "rank_by_confidence(summary)")
     if not isinstance(ranked, pd.DataFrame):
         fail(exercise, f"rank_by_confidence should return a pandas DataFrame, got {type(ranked).__name__}.")
     files = list(ranked["file"]) if "file" in ranked else []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks.common import fail, passed, resolve, as_array, _diagnose
+from helpers.checks.common import fail, passed, resolve, as_array, _diagnose, fresh
 
 
 def check_smooth_ig(student_fn, model, x, target, *, n_samples: int = 2, n_steps: int = 8, exercise: int) -> None:
@@ -18,7 +18,7 @@ def check_smooth_ig(student_fn, model, x, target, *, n_samples: int = 2, n_steps
 
     name = f"{getattr(student_fn, '__name__', 'your function')}(...)"
     reference = integrated_gradients(model, x, target, None, n_steps)
-    still = resolve(lambda: student_fn(model, x, target, n_samples, 0.0, n_steps), exercise, name)
+    still = resolve(lambda: student_fn(*fresh((model, x, target, n_samples, 0.0, n_steps))), exercise, name)
     scale = float(reference.abs().max()) or 1.0
     still, plain = as_array(still, exercise), as_array(reference, exercise)
     if still.shape != plain.shape:
@@ -28,7 +28,7 @@ def check_smooth_ig(student_fn, model, x, target, *, n_samples: int = 2, n_steps
                        f"n_steps={n_steps}) but differs by up to {np.max(np.abs(still - plain)):.3g}. "
                        f"{_diagnose(still, plain)} With no noise every copy is the image itself, so the average "
                        f"of the IG maps is one IG map (black baseline, the default trapezoid rule).")
-    noisy = as_array(resolve(lambda: student_fn(model, x, target, n_samples, 0.2, n_steps), exercise, name), exercise)
+    noisy = as_array(resolve(lambda: student_fn(*fresh((model, x, target, n_samples, 0.2, n_steps))), exercise, name), exercise)
     if np.allclose(noisy, plain, rtol=1e-6, atol=1e-7 * scale):
         fail(exercise, "with noise_level=0.2 your map equals plain IG: add the noise to the image before IG "
                        "(sigma = noise_level times the image's value range).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks.common import fail, passed, resolve, as_array
+from helpers.checks.common import fail, passed, resolve, as_array, fresh
 
 
 def reference_sampled_additivity(sample_sums, f_x, f_background):
@@ -16,7 +16,7 @@ def reference_sampled_additivity(sample_sums, f_x, f_background):
 
 def check_sampled_additivity(student_fn, sample_sums, f_x, f_background, *, exercise: int) -> None:
     """``student_fn(sample_sums, f_x, f_background)`` returns (gap, standard error) as the reference does."""
-    value = as_array(resolve(lambda: student_fn(sample_sums, f_x, f_background), exercise,
+    value = as_array(resolve(lambda: student_fn(*fresh((sample_sums, f_x, f_background))), exercise,
                              "sampled_additivity(...)"), exercise).reshape(-1)
     if value.shape != (2,):
         fail(exercise, f"return two numbers, (gap, standard_error); got {value.size} value(s).")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from helpers.checks.common import fail, passed, resolve, as_array
+from helpers.checks.common import fail, passed, resolve, as_array, fresh
 
 
 def check_shap_predictions(student_fn, explainer, model, X, *, exercise: int) -> None:
@@ -13,7 +13,7 @@ def check_shap_predictions(student_fn, explainer, model, X, *, exercise: int) ->
     Diagnosed: a missing base value, the mean instead of the sum, the base value added twice,
     the sum over the wrong axis (one number per feature instead of one per row).
     """
-    value = resolve(lambda: student_fn(explainer, X), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
+    value = resolve(lambda: student_fn(*fresh((explainer, X))), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
     rebuilt = as_array(value, exercise, "your predictions").reshape(-1) if np.ndim(value) else None
     outputs = np.asarray(model.predict(X), dtype=np.float64).reshape(-1)
     if rebuilt is None or rebuilt.shape != outputs.shape:
@@ -58,7 +58,7 @@ def check_strongest_interaction(student_fn, explainer, X, *, exercise: int) -> N
     Strength of a pair: the mean over the rows of X of |SHAP interaction value|. Diagnosed: a
     feature paired with itself (the diagonal), signed values that cancel, one row only.
     """
-    answer = resolve(lambda: student_fn(explainer, X), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
+    answer = resolve(lambda: student_fn(*fresh((explainer, X))), exercise, f"{getattr(student_fn, '__name__', 'it')}(...)")
     features = list(X.columns)
     if (not isinstance(answer, (tuple, list)) or len(answer) != 2
             or not all(isinstance(name, str) for name in answer)):

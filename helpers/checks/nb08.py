@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from helpers.checks.common import fail, passed, resolve, as_array, _diagnose
+from helpers.checks.common import fail, passed, resolve, as_array, _diagnose, fresh
 
 
 def check_gradcam_by_hand(student_fn, model, layer, x, target, *, exercise: int) -> None:
@@ -12,7 +12,7 @@ def check_gradcam_by_hand(student_fn, model, layer, x, target, *, exercise: int)
     as Captum's ``LayerGradCam(model, layer).attribute(x, target, relu_attributions=True)``."""
     from captum.attr import LayerGradCam
 
-    value = resolve(lambda: student_fn(model, layer, x, target), exercise, "gradcam_by_hand(...)")
+    value = resolve(lambda: student_fn(*fresh((model, layer, x, target))), exercise, "gradcam_by_hand(...)")
     if not isinstance(value, torch.Tensor):
         fail(exercise, f"return a torch.Tensor, got {type(value).__name__}.")
     expected = LayerGradCam(model, layer).attribute(x, target=target, relu_attributions=True).detach()
@@ -52,7 +52,7 @@ def check_guided_backprop_closed_form(student_fn, *, exercise: int, trials: int 
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 expected = GuidedBackprop(net).attribute(x[None].clone(), target=c)[0].detach()
-            value = resolve(lambda: student_fn(W1.clone(), W2.clone(), x.clone(), c), exercise,
+            value = resolve(lambda: student_fn(*fresh((W1, W2, x, c))), exercise,
                             "guided_backprop_closed_form(...)")
             value = torch.as_tensor(as_array(value, exercise), dtype=torch.float32).flatten()
             if value.shape != expected.shape:
