@@ -144,3 +144,24 @@ def test_every_notebook_has_checked_exercises_after_the_lecture(notebook):
     assert len(exercises) >= 3, "at least 3 exercises"
     assert len(checks) >= 2 and len(numbers) >= 2, "at least 2 programming exercises with a check"
     assert all("exercise=" in cell.source for cell in checks), "every check names its exercise"
+
+
+def test_names_bound_in_blocks_and_classes_survive_as_stubs():
+    """A solution with a class, a loop, an if and a with keeps every name the check needs."""
+    source = ("# Exercise 4 (extend): build it\n"
+              "import math\n"
+              "class Rollout:\n    \"\"\"Attention rollout.\"\"\"\n    def __call__(self, maps):\n        return maps\n"
+              "total = 0\n"
+              "for step in range(3):\n    total += step\n"
+              "if total > 1:\n    verdict = 'big'\nelse:\n    verdict = 'small'\n"
+              "with open(__file__) as handle:\n    first = handle.readline()\n"
+              "squares = [k * k for k in range(3)]\n")
+    stub = editions.stub_source(source)
+    namespace = {"__file__": __file__}
+    with pytest.raises(NotImplementedError, match="Exercise 4: build it"):
+        exec(stub, namespace)
+    assert {"total", "step", "verdict", "handle", "first", "squares", "Rollout"} <= set(namespace)
+    assert "k" not in namespace and "total += step" not in stub and "'big'" not in stub
+    with pytest.raises(NotImplementedError):
+        namespace["Rollout"]()([1])
+    assert namespace["Rollout"].__doc__ == "Attention rollout."

@@ -61,9 +61,10 @@ def stub_source(source: str) -> str:
             kept.append(ast.get_source_segment(source, node))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             kept.append(_function_stub(node, raise_line))
-        elif isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            names.extend(name for target in targets for name in _assigned_names(target) if name not in names)
+        elif isinstance(node, ast.ClassDef):
+            kept.append(_class_stub(node, raise_line))
+        else:  # assignments, and names bound inside for/while/if/with/try blocks
+            names.extend(name for name in _bound_names(node) if name not in names)
     if names:
         kept.extend([*(f"{name} = None" for name in names), raise_line])
     return "\n\n".join(kept) + "\n"
@@ -75,6 +76,38 @@ def _function_stub(node, raise_line: str) -> str:
     body = [ast.Expr(ast.Constant(docstring))] if docstring is not None else []
     stub.body = body + [ast.parse(raise_line).body[0]]
     return ast.unparse(stub)
+
+
+def _class_stub(node, raise_line: str) -> str:
+    """The class with its bases and docstring; every method a stub."""
+    stub = copy.deepcopy(node)
+    docstring = ast.get_docstring(node, clean=False)
+    body = [ast.Expr(ast.Constant(docstring))] if docstring is not None else []
+    methods = [ast.parse(_function_stub(item, raise_line)).body[0] for item in node.body
+               if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    stub.body = body + methods or [ast.Pass()]
+    return ast.unparse(stub)
+
+
+def _bound_names(node) -> list[str]:
+    """Names a top-level statement binds in the cell's scope (not inside functions, classes or comprehensions)."""
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+        return []
+    targets = []
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor, ast.NamedExpr)):
+        targets = [node.target]
+    elif isinstance(node, ast.withitem) and node.optional_vars is not None:
+        targets = [node.optional_vars]
+    names = [name for target in targets for name in _assigned_names(target)]
+    if isinstance(node, ast.ExceptHandler) and node.name:
+        names.append(node.name)
+    for child in ast.iter_child_nodes(node):
+        names.extend(_bound_names(child))
+    return names
 
 
 def _assigned_names(target) -> list[str]:
