@@ -74,6 +74,25 @@ def completeness_gap(model: nn.Module, x: torch.Tensor, target, attributions: to
     return (attributions.to(x.device).flatten(1).sum(dim=1) - difference).abs()
 
 
+def output_change(model: nn.Module, x: torch.Tensor, target: int, baseline=None) -> float:
+    """F(x) - F(x') of one image for class ``target``: what IG's attributions must add up to.
+
+    The course reports IG's completeness gap relative to it, so it must not be zero: a
+    ``ValueError`` says so when the baseline scores exactly as the image does.
+    """
+    x, targets, baseline = prepare_inputs(model, x, target, baseline)
+    if len(x) != 1:
+        raise ValueError(f"output_change takes one image, got {len(x)}.")
+    with torch.no_grad():
+        at_x, at_baseline = (float(value) for value in model(torch.cat([x, baseline]))[:, targets[0]])
+    if at_x == at_baseline:
+        raise ValueError(f"F(x) = F(x') = {at_x:.6g} for class {int(targets[0])}: the baseline scores exactly as the "
+                         f"image, so IG's attributions must add up to 0 and a gap relative to F(x) - F(x') is "
+                         f"undefined. Choose another baseline or class (a model with random weights often gives "
+                         f"this), or look at the absolute gap.")
+    return at_x - at_baseline
+
+
 def vanilla_gradient(model: nn.Module, x: torch.Tensor, target) -> torch.Tensor:
     """The plain gradient dF_target/dx (signed), the map SmoothGrad starts from."""
     x, targets, _ = prepare_inputs(model, x, target, None)

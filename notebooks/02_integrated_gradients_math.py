@@ -66,7 +66,7 @@ from captum.attr._utils.approximation_methods import approximation_parameters
 from helpers.settings import progress
 
 from helpers import settings
-from helpers.attribution import IG_METHODS, completeness_gap, ig_alphas_and_weights, integrated_gradients
+from helpers.attribution import IG_METHODS, completeness_gap, ig_alphas_and_weights, integrated_gradients, output_change
 from helpers.cache import cached
 from helpers.data import SAMPLE_PHOTOS, sample_images
 from helpers.images import load_image
@@ -317,8 +317,7 @@ def ig_map(model, x, target, baseline, n_steps, method, batch):
 
 
 attributions = ig_map(probability_model, x, target, baseline, N_STEPS, METHOD, INTERNAL_BATCH)
-with torch.no_grad():
-    change = (probability_model(x) - probability_model(baseline))[0, target].item()
+change = output_change(probability_model, x, target, baseline)  # F(x) - F(x'); a clear error if it is 0
 main_gap = completeness_gap(probability_model, x, target, attributions, baseline).item()
 print(f"IG with {N_STEPS} steps ({METHOD}): {N_STEPS} gradient evaluations")
 print(f"F(x) - F(x') = {change:.4f} | sum of attributions = {attributions.sum().item():.4f} | "

@@ -66,7 +66,8 @@ from torchvision.transforms.functional import gaussian_blur
 
 from helpers import settings
 from helpers.attribution import (
-    IG_METHODS, completeness_gap, ig_alphas_and_weights, integrated_gradients, smoothgrad, vanilla_gradient,
+    IG_METHODS, completeness_gap, ig_alphas_and_weights, integrated_gradients, output_change, smoothgrad,
+    vanilla_gradient,
 )
 from helpers.cache import cached
 from helpers.data import SAMPLE_PHOTOS, sample_images
@@ -191,8 +192,7 @@ for method in IG_METHODS[:4]:
 print("shared grid = integrated_gradients, rule by rule (n = 4), to float32 precision (0.1%): True")
 
 # %% slideshow={"hide_input": true, "slide_type": "subslide"}
-with torch.no_grad():
-    change = (model(x) - model(torch.zeros_like(x)))[0, target].item()
+change = output_change(model, x, target)  # F(x) - F(black); a clear error if it is 0
 gaps = {method: dict(riemann_sum(method, n) for n in STEP_GRID) for method in IG_METHODS[:4]}
 gaps["gausslegendre"] = dict(gl_sums)
 gaps = {method: {n: abs(total - change) / abs(change) for n, total in sums.items()} for method, sums in gaps.items()}
@@ -278,7 +278,7 @@ baseline_rows = []
 for col, (name, baseline) in enumerate(baselines.items()):
     maps, at_baseline, difference, gap = baseline_maps[name]
     baseline_rows.append({"baseline": name, "F(x')": round(at_baseline, 4), "F(x) - F(x')": round(difference, 4),
-                          "relative gap": f"{gap / abs(difference):.2%}"})
+                          "relative gap": f"{gap / abs(difference):.2%}" if difference else "undefined: F(x) = F(x')"})
     axes[0, col].imshow(baseline[0].permute(1, 2, 0).cpu().clamp(0, 1))
     axes[0, col].set_title(f"baseline: {name}\nF(x') = {at_baseline:.3f}")
     axes[0, col].axis("off")

@@ -4,7 +4,7 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from helpers.attribution import (
-    completeness_gap, ig_alphas_and_weights, integrated_gradients, smoothgrad, vanilla_gradient,
+    completeness_gap, ig_alphas_and_weights, integrated_gradients, output_change, smoothgrad, vanilla_gradient,
 )
 
 
@@ -168,3 +168,12 @@ def test_a_fractional_target_is_a_clear_error(tiny_model, tiny_input):
     with pytest.raises(ValueError, match="whole class indices"):
         vanilla_gradient(tiny_model, tiny_input, 1.5)
     assert torch.equal(vanilla_gradient(tiny_model, tiny_input, 1.0), vanilla_gradient(tiny_model, tiny_input, 1))
+
+
+def test_output_change_is_f_x_minus_f_baseline_and_refuses_zero(tiny_model, tiny_input):
+    baseline = torch.full_like(tiny_input, 0.3)
+    with torch.no_grad():
+        expected = (tiny_model(tiny_input) - tiny_model(baseline))[0, 2].item()
+    assert output_change(tiny_model, tiny_input, 2, baseline) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(ValueError, match=r"F\(x\) = F\(x'\).*the baseline scores exactly as the image"):
+        output_change(tiny_model, tiny_input, 2, tiny_input.clone())
