@@ -116,7 +116,7 @@ def curve_auc(fractions, probabilities) -> float:
     fractions, probabilities = np.asarray(fractions, float), np.asarray(probabilities, float)
     if fractions.shape != probabilities.shape or fractions.ndim != 1 or len(fractions) < 2:
         raise ValueError("fractions and probabilities must be 1-D arrays of the same length (>= 2).")
-    return float(np.sum((fractions[1:] - fractions[:-1]) * (probabilities[1:] + probabilities[:-1]) / 2))
+    return float(np.trapezoid(probabilities, fractions))
 
 
 def cascade_groups(model: nn.Module, n_groups: int = 8) -> list[list[str]]:
@@ -143,10 +143,10 @@ def randomization_sanity_check(model: nn.Module, x: torch.Tensor, target: int, a
     a correlation of 0. The random re-initialisation draws from a forked RNG seeded with
     ``seed``: the caller's global random state is left as it was.
     """
-    reference = _map_ranks(attribute(model, x, target))
+    reference = _map_magnitudes(attribute(model, x, target))
     results = [("none", 1.0 if np.ptp(reference) > 0 else _undefined("the original map", "before randomization"))]
     for group, randomised in _randomise_in_stages(model, n_groups, seed):
-        results.append((group[0], _spearman(reference, _map_ranks(attribute(randomised, x, target)), group[0])))
+        results.append((group[0], _spearman(reference, _map_magnitudes(attribute(randomised, x, target)), group[0])))
     return results
 
 
@@ -196,7 +196,8 @@ def _undefined(which: str, when: str) -> float:
 
 
 
-def _map_ranks(attribution: torch.Tensor) -> np.ndarray:
+def _map_magnitudes(attribution: torch.Tensor) -> np.ndarray:
+    """|attribution| summed over channels, flattened: what Spearman's correlation ranks."""
     return attribution.detach().abs().sum(dim=1).flatten().cpu().numpy()
 
 

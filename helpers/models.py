@@ -74,7 +74,8 @@ class Classifier:
 
     @property
     def shallow_layer(self) -> str:
-        """A layer early in the network (fine resolution), for layer comparisons."""
+        """The second of ``layers`` (listed shallow to deep), e.g. ResNet50's ``layer2``: early, so fine in
+        resolution, yet past the first stage, whose maps are still close to raw edges and colours."""
         return list(self.layers)[1]
 
     @property
@@ -100,6 +101,9 @@ class Classifier:
     @torch.no_grad()
     def top_k(self, x: torch.Tensor, k: int = 3) -> list[tuple[str, float, int]]:
         """Top-k (label, probability, class index) for a single image batch ``x`` (1, 3, H, W)."""
+        if x.dim() != 4 or len(x) != 1:
+            raise ValueError(f"top_k takes one image as a batch of shape (1, C, H, W), got {tuple(x.shape)}; "
+                             f"call it once per image.")
         probs = torch.softmax(self.model(x), dim=1)[0]
         values, indices = probs.topk(k)
         return [(self.categories[i], float(p), int(i)) for p, i in zip(values, indices)]

@@ -34,6 +34,8 @@ def prediction_title(label: str, confidence: float) -> str:
 def plot_attribution(ax, attribution, image, method="blended_heat_map", sign="absolute_value",
                      title="", colorbar=True):
     """Draw one captum attribution view into ``ax`` (tensors or HWC arrays accepted)."""
+    if sign not in SIGN_CMAPS:
+        raise ValueError(f"Unknown sign {sign!r}: choose one of {', '.join(SIGN_CMAPS)}.")
     attribution, image = _hwc(attribution), _hwc(image)
     if not np.any(attribution):  # captum cannot normalise an all-zero map
         attribution = attribution + 1e-12

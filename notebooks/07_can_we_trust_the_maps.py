@@ -62,7 +62,6 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 from torch import nn
-from torchvision.transforms.functional import gaussian_blur
 
 from helpers import settings
 from helpers.attribution import (
@@ -75,6 +74,7 @@ from helpers.evaluation import (
     blurred, curve_auc, deletion_curve, random_attribution, randomization_sanity_check, randomized_copy,
 )
 from helpers.leaderboard import faithfulness_scores
+from helpers.methods import edge_map
 from helpers.models import load_classifier
 from helpers.settings import progress
 from helpers.visualize import plot_attribution
@@ -453,7 +453,7 @@ coupling.round(3)
 # %% slideshow={"hide_input": true, "slide_type": "subslide"}
 def edge_detector(model, x, target):
     """A model-blind 'explanation': the image's edges (difference from a blurred copy)."""
-    return (x - gaussian_blur(x, [5, 5], [1.5, 1.5])).abs()
+    return edge_map(x)
 
 
 def ig_few_steps(model, x, target):

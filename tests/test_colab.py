@@ -17,7 +17,7 @@ import pytest
 
 from tools import colab, notebooks
 
-SCRIPTS = sorted(notebooks.NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+SCRIPTS = notebooks.script_paths()
 
 
 class FakeColab:

@@ -1,12 +1,12 @@
 """The student edition: stubs keep what the checks need, no line of a solution survives."""
 
-from pathlib import Path
 
 import jupytext
 import nbformat
 import pytest
 
 from tools import editions
+from tools.notebooks import notebook_paths
 
 SOLUTION = '''# Exercise 2: compute IG from a gray baseline
 import torch
@@ -99,7 +99,7 @@ def test_command_line_reports_a_missing_notebook(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- the course's own notebooks
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = notebook_paths()
 
 
 def solution_lines(notebook) -> set[str]:

@@ -38,6 +38,12 @@ def test_offline_model_shape_and_layers(lite0):
     assert lite0.shallow_layer == "_blocks.4" and lite0.deep_layer == "_blocks.15"
     x = lite0.input_batch(sample_images(["rocket"])["rocket"])
     assert x.shape == (1, 3, 224, 224) and 0 <= x.min() and x.max() <= 1
+
+
+def test_top_k_refuses_a_batch_instead_of_using_its_first_image(lite0):
+    x = lite0.input_batch(sample_images(["rocket"])["rocket"])
+    with pytest.raises(ValueError, match=r"top_k takes one image.*got \(2, 3, 224, 224\)"):
+        lite0.top_k(torch.cat([x, x]))
     assert not lite0.model.training
 
 

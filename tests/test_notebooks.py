@@ -1,12 +1,11 @@
 """Every notebook is paired with its percent script, in sync, and reads as a lecture."""
 
-from pathlib import Path
-
 import jupytext
 import pytest
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.ipynb"))
+from tools.notebooks import notebook_paths, script_paths
+
+NOTEBOOKS = notebook_paths()
 
 
 def cells(path):
@@ -15,7 +14,7 @@ def cells(path):
 
 
 def test_there_are_notebooks_and_every_one_is_paired():
-    scripts = sorted(NOTEBOOK_DIR.glob("[0-9][0-9]_*.py"))
+    scripts = script_paths()
     assert NOTEBOOKS, "no notebooks found"
     assert [p.stem for p in NOTEBOOKS] == [p.stem for p in scripts]
 

@@ -45,3 +45,16 @@ def test_overlay_heatmap_resizes_and_rejects_bad_shapes():
     with pytest.raises(ValueError, match="2-D heat map"):
         visualize.overlay_heatmap(ax, np.random.rand(32, 32, 3), np.random.randn(3, 4, 4))
     plt.close(fig)
+
+
+def test_an_unknown_sign_is_a_clear_error():
+    import matplotlib.pyplot as plt
+    import pytest
+    import torch
+
+    from helpers.visualize import plot_attribution
+
+    fig, ax = plt.subplots()
+    with pytest.raises(ValueError, match="Unknown sign 'both': choose one of absolute_value, positive"):
+        plot_attribution(ax, torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4), sign="both")
+    plt.close(fig)
