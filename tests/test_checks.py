@@ -62,6 +62,8 @@ def test_check_shape_device_names_the_broken_contract(capsys):
         check_shape_device(np.zeros((2, 3, 4, 4)), (2, 3, 4, 4), exercise=4)
     with fails("dtype"):
         check_shape_device(torch.zeros(2, 2, dtype=torch.float64), (2, 2), dtype=torch.float32, exercise=4)
+    with fails("should be on cpu, got meta"):  # a tensor left on another device than the model's (meta stands in for a GPU)
+        check_shape_device(torch.zeros(2, 3, 4, 4, device="meta"), (2, 3, 4, 4), device="cpu", exercise=4)
 
 
 def test_check_completeness_catches_a_forgotten_baseline_and_a_flipped_sign(tiny_model, tiny_input, capsys):

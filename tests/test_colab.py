@@ -8,6 +8,7 @@ pinned requirements, once; anywhere else they do nothing.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import types
@@ -70,8 +71,13 @@ def test_on_colab_a_second_run_installs_nothing_again(monkeypatch):
     assert len(fake.chdirs) == 1
 
 
-def test_installed_requirements_are_the_course_pins():
-    assert (notebooks.ROOT / "requirements.txt").exists()
+def test_colab_installs_only_exact_pins():
+    """What the bootstrap installs (requirements.txt) pins every package to one version."""
+    lines = [line.split("#")[0].strip() for line in (notebooks.ROOT / "requirements.txt").read_text().splitlines()]
+    requirements = [line for line in lines if line]
+    assert len(requirements) > 10
+    loose = [line for line in requirements if not re.fullmatch(r"[A-Za-z0-9_.\[\]-]+===?[0-9][0-9A-Za-z.]*", line)]
+    assert not loose, f"requirements.txt lines without an exact pin: {loose}"
 
 
 def test_add_colab_lines_is_idempotent(tmp_path):

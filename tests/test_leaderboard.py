@@ -65,7 +65,6 @@ def test_leaderboard_ranks_a_linear_model_as_known():
     robust = robustness_scores(model, images, targets, methods, maps, infidelity_samples=8, sensitivity_samples=2)
     random_check = randomization_scores(model, images, targets, methods, maps)
     table = leaderboard(scores, robust, random_check, seconds_table(seconds), sort_by="deletion AUC (black)")
-    assert list(table.index) == ["IG", "random", "anti-IG"] or list(table.index)[0] == "IG"
     order = list(table.index)
     assert order.index("IG") < order.index("random") < order.index("anti-IG")
     insertion = table["insertion AUC", "mean"]
