@@ -10,7 +10,7 @@ MIRROR := $(abspath ../shared/offline/data)
 OFFLINE ?= $(if $(wildcard $(MIRROR)),1,0)
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lab run test unit nbval student student-test sync publish bench clean clean-cache
+.PHONY: help setup lab run test unit unit-all test-latest nbval student student-test sync publish bench clean clean-cache
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -49,10 +49,16 @@ publish: run ## (maintainers) run, then store the executed notebooks in notebook
 	cp $(addprefix build/,$(notdir $(NOTEBOOKS))) notebooks/
 	$(VENV)/bin/jupytext --to ipynb --update $(NOTEBOOKS:.ipynb=.py)
 
-test: unit nbval student-test browser ## What CI runs: unit tests, notebooks (quick + offline), student edition, browser check
+test: unit-all nbval student-test browser ## What CI runs: every unit test, notebooks (quick + offline), student edition, browser check
 
-unit: setup-scale ## Unit tests of helpers and the .ipynb/.py pairing check (with the Ray extra: engines compared)
-	$(PY) -m pytest -m "not student_run" -p no:cacheprovider tests --ignore=tests/test_site.py
+unit: setup-scale ## Unit tests while developing: the fast ones (tests marked slow are left out; `make unit-all` runs them)
+	$(PY) -m pytest -m "not student_run and not slow" -p no:cacheprovider tests --ignore=tests/test_site.py
+
+unit-all: setup-scale ## Every unit test, slow ones included (with the Ray extra: engines compared)
+	$(PY) -m pytest -m "not student_run" -p no:cacheprovider --durations=10 tests --ignore=tests/test_site.py
+
+test-latest: setup ## (maintainers, not CI) unit tests + nbval against the newest release of every dependency, in .venv-latest; writes docs/compatibility.md
+	$(PY) -m tools.latest
 
 nbval: setup ## Execute every notebook with nbval (quick mode; offline when ../shared is there)
 	COURSE_QUICK=1 COURSE_OFFLINE=$(OFFLINE) COURSE_MIRROR_DIR=$(MIRROR) \
@@ -98,6 +104,10 @@ browser: setup $(ASSETS_STAMP) ## Open every deck and page in headless Chromium,
 
 # ------------------------------------------------------------------ notebook 03: data-set scale
 .PHONY: setup-scale
-setup-scale: setup ## Install the optional Ray Data extra for `--engine ray` (pinned in pyproject.toml)
+SCALE_STAMP := $(VENV)/.installed-scale
+setup-scale: $(SCALE_STAMP) ## Install the optional Ray Data extra for `--engine ray` (pinned in pyproject.toml; idempotent)
+
+$(SCALE_STAMP): $(STAMP) pyproject.toml
 	$(PY) -m pip install --progress-bar off --no-build-isolation -c requirements.txt -e ".[scale]"
 	$(PY) -c 'import ray; print("Ray ready:", ray.__version__)'
+	touch $(SCALE_STAMP)
