@@ -1,4 +1,4 @@
-"""Shared fixtures: every test runs with a clean course environment and a tiny model."""
+"""Shared fixtures: every test runs with a clean course environment; the tiny models tests share live here."""
 
 import pytest
 import torch
@@ -46,3 +46,26 @@ def tiny_model():
 def tiny_input():
     generator = torch.Generator().manual_seed(1)
     return torch.rand((1, 3, 8, 8), generator=generator)
+
+
+class Evidence(nn.Module):
+    """Two logits: w·x + b for class 0 and a constant 0 for class 1, so P(0) = sigmoid(w·x + b).
+
+    A linear model whose every pixel's contribution w_i x_i is known exactly: the ground truth
+    against which deletion curves, IG and the exercise checks are tested. ``weights``: None for
+    a seeded random initialisation, else the values of w (a tensor of ``side * side`` numbers).
+    """
+
+    def __init__(self, side: int, weights=None, bias: float | None = None):
+        super().__init__()
+        torch.manual_seed(0)
+        self.linear = nn.Linear(side * side, 1)
+        with torch.no_grad():
+            if weights is not None:
+                self.linear.weight.copy_(torch.as_tensor(weights, dtype=torch.float32).view(1, -1))
+            if bias is not None:
+                self.linear.bias.fill_(bias)
+
+    def forward(self, x):
+        evidence = self.linear(x.flatten(1))
+        return torch.cat([evidence, torch.zeros_like(evidence)], dim=1)

@@ -2,31 +2,16 @@
 
 import pytest
 import torch
-from torch import nn
+from conftest import Evidence
 
 from helpers.attribution import vanilla_gradient
 from helpers.checks import ExerciseFailed, check_beats_random, check_randomization
 from helpers.evaluation import curve_auc, deletion_curve, random_attribution, randomization_sanity_check
 
 
-class Evidence(nn.Module):
-    """Class 0 has logit w . x with positive weights: every bright pixel is evidence for it."""
-
-    def __init__(self):
-        super().__init__()
-        self.linear = nn.Linear(16, 1)
-        with torch.no_grad():
-            self.linear.weight.copy_(torch.linspace(0.2, 3.0, 16).view(1, 16))
-            self.linear.bias.fill_(-8.0)
-
-    def forward(self, x):
-        evidence = self.linear(x.flatten(1))
-        return torch.cat([evidence, torch.zeros_like(evidence)], dim=1)
-
-
 @pytest.fixture
 def case():
-    model = Evidence().eval()
+    model = Evidence(side=4, weights=torch.linspace(0.2, 3.0, 16), bias=-8.0).eval()  # every bright pixel is evidence
     x = torch.rand((1, 1, 4, 4), generator=torch.Generator().manual_seed(0)) + 0.5
     random_auc = curve_auc(*deletion_curve(model, x, 0, random_attribution(x, seed=0), steps=16))
     return model, x, random_auc

@@ -3,6 +3,8 @@ import pytest
 import torch
 from torch import nn
 
+from conftest import Evidence
+
 from helpers.attribution import integrated_gradients, vanilla_gradient
 from helpers.evaluation import (
     blurred, cascade_groups, curve_auc, deletion_curve, insertion_curve, passes_randomization, pixel_order,
@@ -10,22 +12,9 @@ from helpers.evaluation import (
 )
 
 
-class EvidenceModel(nn.Module):
-    """Two logits: w·x + b for class 0 and a constant 0 for class 1, so P(0) = sigmoid(w·x + b)."""
-
-    def __init__(self):
-        super().__init__()
-        torch.manual_seed(0)
-        self.linear = nn.Linear(1 * 6 * 6, 1)
-
-    def forward(self, x):
-        evidence = self.linear(x.flatten(1))
-        return torch.cat([evidence, torch.zeros_like(evidence)], dim=1)
-
-
 @pytest.fixture
 def linear_case():
-    model = EvidenceModel().eval()
+    model = Evidence(side=6).eval()
     x = torch.rand((1, 1, 6, 6), generator=torch.Generator().manual_seed(3))
     true_map = model.linear.weight.view(1, 1, 6, 6) * x  # exact contribution of every pixel
     return model, x, true_map
