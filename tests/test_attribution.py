@@ -4,7 +4,8 @@ from captum.attr import IntegratedGradients, NoiseTunnel, Saliency
 from torch import nn
 
 from helpers.attribution import (
-    completeness_gap, ig_alphas_and_weights, integrated_gradients, output_change, smoothgrad, vanilla_gradient,
+    adaptive_integrated_gradients, completeness_gap, ig_alphas_and_weights, integrated_gradients, output_change,
+    smoothgrad, vanilla_gradient,
 )
 
 
@@ -177,3 +178,72 @@ def test_output_change_is_f_x_minus_f_baseline_and_refuses_zero(tiny_model, tiny
     assert output_change(tiny_model, tiny_input, 2, baseline) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(ValueError, match=r"F\(x\) = F\(x'\).*the baseline scores exactly as the image"):
         output_change(tiny_model, tiny_input, 2, tiny_input.clone())
+
+
+class SharpStep(nn.Module):
+    """Class 0: 10 sigmoid(k (mean(x) - 0.3)); class 1: 0. From a black baseline, F rises within ~1/k of
+    alpha = 0.3 / mean(x), and IG's exact map is known: x_i / sum(x) * (F(x) - F(0))."""
+
+    def __init__(self, k: float):
+        super().__init__()
+        self.k = k
+
+    def forward(self, x):
+        rise = 10 * torch.sigmoid(self.k * (x.flatten(1).mean(1) - 0.3))
+        return torch.stack([rise, torch.zeros_like(rise)], dim=1)
+
+
+def sharp_case(k):
+    x = torch.rand((1, 3, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    model = SharpStep(k)
+    exact = x / x.sum() * output_change(model, x, 0)
+    return model, x, lambda attribution: float((attribution - exact).norm() / exact.norm())
+
+
+def test_adaptive_ig_reaches_the_exact_integral_with_far_fewer_points_than_a_uniform_grid():
+    model, x, error = sharp_case(k=5000.0)
+    attributions, info = adaptive_integrated_gradients(model, x, 0, target_gap=0.01)
+    assert info["converged"].item() and info["gap"].item() <= 0.01
+    assert error(attributions) <= 0.01
+    uniform = next(n for n in (65, 129, 257, 513, 1025, 2049, 4097)
+                   if error(integrated_gradients(model, x, 0, n_steps=n)) <= error(attributions))
+    steps = info["steps"].item()
+    assert steps * 4 < uniform, f"adaptive used {steps} gradients, a uniform trapezoid grid of the same accuracy {uniform}"
+    alphas = torch.tensor(info["alphas"])
+    near_the_rise = ((alphas - 0.3 / x.mean()).abs() < 0.01).float().mean().item()
+    assert near_the_rise > 0.5, "the points should crowd where F rises"
+
+
+def test_adaptive_ig_finds_a_rise_that_falls_between_its_first_samples():
+    """With k = 50000 every first sample sees a zero gradient; F(b) - F(a) gives the rise away."""
+    model, x, error = sharp_case(k=50000.0)
+    attributions, info = adaptive_integrated_gradients(model, x, 0, target_gap=0.01)
+    assert info["converged"].item() and error(attributions) <= 0.01
+
+
+def test_adaptive_ig_says_when_max_steps_comes_first():
+    model, x, _ = sharp_case(k=5000.0)
+    with pytest.warns(RuntimeWarning, match=r"image 0 did not converge: completeness gap .*% \(target 1.00%\) after "
+                                            r"\d+ gradient evaluations \(max_steps=40\)"):
+        _, info = adaptive_integrated_gradients(model, x, 0, target_gap=0.01, max_steps=40)
+    assert not info["converged"].item() and info["steps"].item() <= 40
+
+
+def test_adaptive_ig_handles_a_batch_and_matches_fixed_ig_on_a_smooth_model(tiny_model, tiny_input):
+    batch = torch.cat([tiny_input, tiny_input.flip(-1)])
+    attributions, info = adaptive_integrated_gradients(tiny_model, batch, torch.tensor([1, 2]), target_gap=1e-3)
+    reference = integrated_gradients(tiny_model, batch, torch.tensor([1, 2]), n_steps=512, method="gausslegendre")
+    assert attributions.shape == batch.shape and info["steps"].shape == (2,)
+    assert torch.allclose(attributions, reference, atol=1e-4, rtol=1e-2)
+    assert bool(info["converged"].all()) and float(info["gap"].max()) <= 1e-3
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"target_gap": 0}, "target_gap must be a number > 0"),
+    ({"target_gap": -0.01}, "target_gap must be a number > 0"),
+    ({"max_steps": 1}, "max_steps must be an integer >= 9"),
+    ({"max_steps": 2.5}, "max_steps must be an integer"),
+])
+def test_adaptive_ig_rejects_bad_arguments(tiny_model, tiny_input, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        adaptive_integrated_gradients(tiny_model, tiny_input, 0, **kwargs)
