@@ -71,14 +71,15 @@ def adaptive_integrated_gradients(model: nn.Module, x: torch.Tensor, target, bas
                                   max_steps: int = 4096, internal_batch_size: int | None = None):
     """Integrated Gradients whose path points go where the integrand needs them; returns (attributions, info).
 
-    The path [0, 1] starts as ``INITIAL_INTERVALS`` Simpson intervals (a, midpoint, b). An interval is
-    accepted when two estimates of its error are small against its share of the budget
-    ``target_gap * |F(x) - F(x')| * (b - a)``: Simpson against the trapezoid on the same three points
-    (the error between successive refinements), and Simpson's sum against F(b) - F(a), the
-    interval's own completeness check, read off the forward passes that give the gradients (it
-    sees a spike that falls between the samples). Every other interval is halved, reusing its
-    three points, and checked again; accepted intervals are added to the map and forgotten, so
-    memory stays a few gradients per open interval. ``info``, per image: ``steps`` (gradient
+    The path [0, 1] starts as ``INITIAL_INTERVALS`` intervals, each known at five points (Simpson on
+    each half, Richardson-corrected). Each interval's error is estimated twice: the change between
+    the coarse and the fine Simpson sum (successive refinements), and the fine sum against F(b) -
+    F(a), the interval's own completeness check, read off the forward passes that give the
+    gradients (it sees a rise or a spike that falls between the samples). While the estimated
+    total error exceeds half of ``target_gap * |F(x) - F(x')|`` or the completeness gap exceeds
+    ``target_gap``, the intervals with the largest errors are halved, reusing every gradient
+    already computed. Intervals whose error cannot matter are added up and forgotten, so memory
+    holds a few gradients per open interval. ``info``, per image: ``steps`` (gradient
     evaluations), ``gap`` (relative completeness gap of the result), ``converged`` (gap <=
     ``target_gap`` and every interval accepted) and ``alphas`` (the path points used, sorted). When
     ``max_steps`` comes first, a ``RuntimeWarning`` names the image, its gap and its steps.
@@ -130,33 +131,55 @@ def _adaptive_one(model, x, target, baseline, target_gap, max_steps, batch):
         raise ValueError(f"F(x) = F(x') = {points[0][0]:.6g}: the baseline scores exactly as the image, so the "
                          f"relative completeness gap that adaptive IG aims at is undefined. Choose another "
                          f"baseline or class.")
-    allowed = target_gap * abs(change) / 2  # error allowed per unit of alpha: half the target gap, to be safe
-    open_intervals = [(edges[2 * k], edges[2 * k + 2], *points[2 * k:2 * k + 3]) for k in range(INITIAL_INTERVALS)]
-    total, all_accepted = torch.zeros_like(x), True
-    while open_intervals:
-        if len(evaluated) + 2 * len(open_intervals) > max_steps:  # out of budget: Simpson on what is open
-            total += sum(_simpson(a, b, left, middle, right)[0] for a, b, left, middle, right in open_intervals)
-            all_accepted = False
+    tolerance = target_gap * abs(change)  # the gap the result may have, in the units of F
+    first = [(edges[2 * k], edges[2 * k + 2], *points[2 * k:2 * k + 3]) for k in range(INITIAL_INTERVALS)]
+    intervals = _refine_all(first, integrand)
+    settled, settled_error = torch.zeros_like(x), 0.0
+    while True:
+        # an interval whose error could not matter even if every interval had it is added up and forgotten
+        tiny = [i for i in intervals if i["error"] < tolerance / max_steps]
+        settled += sum((i["map"] for i in tiny), torch.zeros_like(x))
+        settled_error += sum(i["error"] for i in tiny)
+        intervals = [i for i in intervals if i["error"] >= tolerance / max_steps]
+        total = settled + sum((i["map"] for i in intervals), torch.zeros_like(x))
+        error = settled_error + sum(i["error"] for i in intervals)
+        gap = abs(float(total.sum()) - change) / abs(change)
+        if not intervals or (error <= tolerance / 2 and gap <= target_gap):
             break
-        quarters = integrand([alpha for a, b, *_ in open_intervals for alpha in ((3 * a + b) / 4, (a + 3 * b) / 4)])
-        still_open = []
-        for k, (a, b, left, middle, right) in enumerate(open_intervals):
-            centre, q1, q2 = (a + b) / 2, quarters[2 * k], quarters[2 * k + 1]
-            coarse, coarse_sum = _simpson(a, b, left, middle, right)
-            fine_left, left_sum = _simpson(a, centre, left, q1, middle)
-            fine_right, right_sum = _simpson(centre, b, middle, q2, right)
-            fine_sum = left_sum + right_sum
-            # two estimates of the error: successive refinements (Richardson), and the interval's own
-            # completeness check against F(b) - F(a), which sees a spike between the samples
-            error = max(abs(fine_sum - coarse_sum) / 15, abs(fine_sum - (right[0] - left[0])))
-            if error <= allowed * (b - a):
-                fine = fine_left + fine_right
-                total += fine + (fine - coarse) / 15  # Richardson's correction (Boole's rule)
-            else:
-                still_open += [(a, centre, left, q1, middle), (centre, b, middle, q2, right)]
-        open_intervals = still_open
-    gap = abs(float(total.sum()) - change) / abs(change)
-    return total, len(evaluated), gap, all_accepted and gap <= target_gap, sorted(evaluated)
+        # refine the worst intervals, until what is left covers at most half of the estimated error
+        intervals.sort(key=lambda i: i["error"], reverse=True)
+        count, covered = 0, 0.0
+        while count < len(intervals) and (covered < error / 2 or count == 0):
+            covered += intervals[count]["error"]
+            count += 1
+        count = min(count, (max_steps - len(evaluated)) // 4)
+        if count == 0:  # out of budget
+            break
+        worst, intervals = intervals[:count], intervals[count:]
+        intervals += _refine_all([half for i in worst for half in i["halves"]], integrand)
+    converged = error <= tolerance / 2 and gap <= target_gap
+    return total, len(evaluated), gap, converged, sorted(evaluated)
+
+
+def _refine_all(parts, integrand):
+    """Evaluate the quarter points of every (a, b, left, middle, right) in ``parts``; the refined intervals."""
+    quarters = integrand([alpha for a, b, *_ in parts for alpha in ((3 * a + b) / 4, (a + 3 * b) / 4)])
+    return [_refined(*part, quarters[2 * k], quarters[2 * k + 1]) for k, part in enumerate(parts)]
+
+
+def _refined(a, b, left, middle, right, q1, q2):
+    """An interval [a, b] known at its five points: its map (Simpson on the halves, Richardson-corrected),
+    an estimate of that map's error in F's units, and its two halves with their three points each."""
+    centre = (a + b) / 2
+    coarse, coarse_sum = _simpson(a, b, left, middle, right)
+    fine_left, left_sum = _simpson(a, centre, left, q1, middle)
+    fine_right, right_sum = _simpson(centre, b, middle, q2, right)
+    fine, fine_sum = fine_left + fine_right, left_sum + right_sum
+    # two estimates of the error: successive refinements (Richardson), and the interval's own completeness
+    # check against F(b) - F(a), which sees a rise or a spike that falls between the samples
+    error = max(abs(fine_sum - coarse_sum) / 15, abs(fine_sum - (right[0] - left[0])))
+    return {"map": fine + (fine - coarse) / 15, "error": error,
+            "halves": [(a, centre, left, q1, middle), (centre, b, middle, q2, right)]}
 
 
 def _simpson(a, b, left, middle, right):
