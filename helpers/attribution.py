@@ -72,14 +72,15 @@ def adaptive_integrated_gradients(model: nn.Module, x: torch.Tensor, target, bas
     """Integrated Gradients whose path points go where the integrand needs them; returns (attributions, info).
 
     The path [0, 1] starts as ``INITIAL_INTERVALS`` intervals, each known at five points (Simpson on
-    each half, Richardson-corrected). Each interval's error is estimated twice: the change between
-    the coarse and the fine Simpson sum (successive refinements), and the fine sum against F(b) -
-    F(a), the interval's own completeness check, read off the forward passes that give the
-    gradients (it sees a rise or a spike that falls between the samples). While the estimated
-    total error exceeds half of ``target_gap * |F(x) - F(x')|`` or the completeness gap exceeds
-    ``target_gap``, the intervals with the largest errors are halved, reusing every gradient
-    already computed. Intervals whose error cannot matter are added up and forgotten, so memory
-    holds a few gradients per open interval. ``info``, per image: ``steps`` (gradient
+    each half, Richardson-corrected). Each interval carries two error estimates: the change of its
+    map between the coarse and the fine Simpson rule (successive refinements), and its completeness
+    check, the fine sum against F(b) - F(a), read off the forward passes that give the gradients (it
+    sees a rise or a spike that falls between the samples). Until the completeness gap and the
+    estimated error of the map (root sum of squares of the intervals' estimates, relative to the
+    map's norm) are both under ``target_gap``, the intervals that need it most are halved, reusing
+    every gradient already computed; the gap alone could be small by cancellation. Intervals that
+    cannot matter any more are added up and forgotten, so memory holds a few gradients per open
+    interval. ``info``, per image: ``steps`` (gradient
     evaluations), ``gap`` (relative completeness gap of the result), ``converged`` (gap <=
     ``target_gap`` and every interval accepted) and ``alphas`` (the path points used, sorted). When
     ``max_steps`` comes first, a ``RuntimeWarning`` names the image, its gap and its steps.
@@ -131,34 +132,35 @@ def _adaptive_one(model, x, target, baseline, target_gap, max_steps, batch):
         raise ValueError(f"F(x) = F(x') = {points[0][0]:.6g}: the baseline scores exactly as the image, so the "
                          f"relative completeness gap that adaptive IG aims at is undefined. Choose another "
                          f"baseline or class.")
-    tolerance = target_gap * abs(change)  # the gap the result may have, in the units of F
     first = [(edges[2 * k], edges[2 * k + 2], *points[2 * k:2 * k + 3]) for k in range(INITIAL_INTERVALS)]
     intervals = _refine_all(first, integrand)
-    settled, settled_error = torch.zeros_like(x), 0.0
+    settled, settled_variance = torch.zeros_like(x), 0.0
     while True:
-        # an interval whose error could not matter even if every interval had it is added up and forgotten
-        tiny = [i for i in intervals if i["error"] < tolerance / max_steps]
-        settled += sum((i["map"] for i in tiny), torch.zeros_like(x))
-        settled_error += sum(i["error"] for i in tiny)
-        intervals = [i for i in intervals if i["error"] >= tolerance / max_steps]
         total = settled + sum((i["map"] for i in intervals), torch.zeros_like(x))
-        error = settled_error + sum(i["error"] for i in intervals)
+        size = float(total.norm()) or 1.0
         gap = abs(float(total.sum()) - change) / abs(change)
-        if not intervals or (error <= tolerance / 2 and gap <= target_gap):
+        map_error = (settled_variance + sum(i["map_error"] ** 2 for i in intervals)) ** 0.5 / size
+        if gap <= target_gap and map_error <= target_gap:
             break
-        # refine the worst intervals, until what is left covers at most half of the estimated error
-        intervals.sort(key=lambda i: i["error"], reverse=True)
-        count, covered = 0, 0.0
-        while count < len(intervals) and (covered < error / 2 or count == 0):
-            covered += intervals[count]["error"]
+        # how much each interval needs refining: its share of the map's error, or its completeness check
+        for i in intervals:
+            i["priority"] = max(i["map_error"] / size, i["check"] / abs(change))
+        intervals.sort(key=lambda i: i["priority"], reverse=True)
+        need, count, covered = sum(i["priority"] for i in intervals), 0, 0.0
+        while count < len(intervals) and (covered < need / 2 or count == 0):
+            covered += intervals[count]["priority"]
             count += 1
         count = min(count, (max_steps - len(evaluated)) // 4)
         if count == 0:  # out of budget
             break
         worst, intervals = intervals[:count], intervals[count:]
+        # intervals that cannot matter any more are added up and forgotten: memory stays small
+        forgotten = [i for i in intervals if i["priority"] < target_gap / max_steps]
+        settled += sum((i["map"] for i in forgotten), torch.zeros_like(x))
+        settled_variance += sum(i["map_error"] ** 2 for i in forgotten)
+        intervals = [i for i in intervals if i["priority"] >= target_gap / max_steps]
         intervals += _refine_all([half for i in worst for half in i["halves"]], integrand)
-    converged = error <= tolerance / 2 and gap <= target_gap
-    return total, len(evaluated), gap, converged, sorted(evaluated)
+    return total, len(evaluated), gap, gap <= target_gap and map_error <= target_gap, sorted(evaluated)
 
 
 def _refine_all(parts, integrand):
@@ -175,10 +177,10 @@ def _refined(a, b, left, middle, right, q1, q2):
     fine_left, left_sum = _simpson(a, centre, left, q1, middle)
     fine_right, right_sum = _simpson(centre, b, middle, q2, right)
     fine, fine_sum = fine_left + fine_right, left_sum + right_sum
-    # two estimates of the error: successive refinements (Richardson), and the interval's own completeness
-    # check against F(b) - F(a), which sees a rise or a spike that falls between the samples
-    error = max(abs(fine_sum - coarse_sum) / 15, abs(fine_sum - (right[0] - left[0])))
-    return {"map": fine + (fine - coarse) / 15, "error": error,
+    # two estimates of the error: the map's change between successive refinements (Richardson), and the
+    # interval's own completeness check against F(b) - F(a), which sees a rise or a spike between the samples
+    return {"map": fine + (fine - coarse) / 15, "map_error": float((fine - coarse).norm()) / 15,
+            "check": abs(fine_sum - (right[0] - left[0])),
             "halves": [(a, centre, left, q1, middle), (centre, b, middle, q2, right)]}
 
 
