@@ -18,7 +18,10 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/09_vision_transformers.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run`: RUNTIME_PLACEHOLDER*
+# *Run time on a 2-core CPU, measured with `make run` while other jobs kept the machine busy
+# (load average 7 to 10, PyTorch on one thread): 410 s cold (empty cache; slowest cell 369 s,
+# the training; a second run loads its checkpoint), 22 s warm (cached results; slowest cell
+# 12 s, the imports); quick mode: 72 s.*
 #
 # **What you will learn**
 #
