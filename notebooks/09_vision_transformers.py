@@ -43,7 +43,7 @@
 # tests of notebooks 07 and 08.
 #
 # > **Offline note.** As in notebook 01, the data set is CIFAR-10, replaced by
-# > **Fashion-MNIST** (resized to 3×32×32) when CIFAR-10 cannot be downloaded; section 8 asks
+# > **Fashion-MNIST** (resized to 3×32×32) when CIFAR-10 cannot be downloaded; section 10 asks
 # > for torchvision's `vit_b_16`, replaced by EfficientNet-Lite0 without its weights. Each
 # > replacement prints a notice, and every number is measured on what actually ran.
 
@@ -148,7 +148,7 @@ else:
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **The CNN of notebook 01, for comparison.** We load its checkpoint when notebook 01 has
 # trained it on the same data set; otherwise the same network is trained here for one epoch
-# (AdamW), and the line says so. Section 4 also uses it to cross-check two Grad-CAM libraries.
+# (AdamW), and the line says so. Section 5 also uses it to cross-check two Grad-CAM libraries.
 
 # %%
 if CNN_CHECKPOINT.is_file() and load_cifar_cnn(CNN_CHECKPOINT)[1].get("dataset") == dataset.name:
@@ -415,7 +415,7 @@ plt.show()
 # **What the stored figure shows.** The last-layer attention puts most of its weight on two
 # patches for the ankle boot and spreads thinner over the pullover and the trousers; rollout is smoother and
 # covers most of the grid; the gradient-weighted rollout keeps a few patches of it. Grad-CAM
-# on the ankle boot is two patches under the sole, and on the trousers it lights up the black
+# on the ankle boot is two patches at the sole, and on the trousers it lights up the black
 # background beside and between the legs. IG is a speckle of both signs on the garment and
 # exactly zero on the black background.
 
@@ -560,7 +560,8 @@ print(f"is the attention map an explanation of the class? {attention_is_explanat
 # fails the randomization check on this data: its map keeps ρ = 0.90 with the whole model
 # randomized, because from a black baseline every black pixel gets exactly zero whatever the
 # model (notebook 01, section 7). With 8 images the spread (± in the table) is as large as
-# most differences: on this model no map passes every test, and raw attention passes fewest.
+# most differences: on this model no map passes every test by a clear margin, and the raw
+# attention beats the random order on the fewest images (1 of 8).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 10. The real model: `vit_b_16` on a photo
@@ -676,7 +677,7 @@ check_max_rollout(rollout_max, attentions, exercise=2)
 # 4×4 pixels, 64 patch tokens plus the class token, and every token method gives one value
 # per token, so one value per 4×4 square. Finer maps need smaller patches: patches of 2
 # pixels would give 256 tokens, and attention compares every token with every other, so its
-# cost grows with the square of the number of tokens (16 times more per block), besides a
+# cost grows with the square of the number of tokens (about 16 times more per block), besides a
 # new training. Upsampling a token map smoothly only blurs the squares; it adds no
 # information. IG differentiates the score with respect to each pixel, through the patch
 # embedding, so it has one value per pixel (32×32) whatever the patch size.
