@@ -239,6 +239,12 @@ on_patches = attentions[-1][:, :, 0, 1:].sum(-1)  # the rest stays on the class 
 print("share of the class token's attention on the patches, per head (mean over images): "
       + ", ".join(f"{v:.2f}" for v in on_patches.mean(0)))
 
+# %% [markdown]
+# In the stored figure, two heads put most of their weight (over 0.8, read on their colour
+# bars) on one patch each, while the other two spread theirs thinly over the grid; their mean
+# is dominated by those two patches. Each head looks at something different, and "the"
+# attention map depends on how the heads are fused.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Attention rollout
 # One block's attention ignores what earlier blocks already mixed. **Rollout** (Abnar &
