@@ -130,11 +130,12 @@ def cascade_groups(model: nn.Module, n_groups: int = 8) -> list[list[str]]:
 
 
 def randomization_sanity_check(model: nn.Module, x: torch.Tensor, target: int, attribute, n_groups: int = 8,
-                               seed: int = 0) -> list[tuple[str, float]]:
+                               seed: int = 0, groups: list[list[str]] | None = None) -> list[tuple[str, float]]:
     """Cascading model randomization: Spearman correlation of |map| before and after.
 
     ``attribute(model, x, target)`` returns a map of x's shape. The layers are re-initialised
-    group by group from the top (``cascade_groups``), cumulatively, on a copy of the model.
+    group by group from the top (``cascade_groups``, or the module names of ``groups`` when given),
+    cumulatively, on a copy of the model.
     Returns [(first layer of the last randomised group, correlation)], starting with
     ("none", 1.0). A method that passes shows correlations falling towards 0.
 
@@ -145,7 +146,7 @@ def randomization_sanity_check(model: nn.Module, x: torch.Tensor, target: int, a
     """
     reference = _map_magnitudes(attribute(model, x, target))
     results = [("none", 1.0 if np.ptp(reference) > 0 else _undefined("the original map", "before randomization"))]
-    for group, randomised in _randomise_in_stages(model, n_groups, seed):
+    for group, randomised in _randomise_in_stages(model, n_groups, seed, groups):
         results.append((group[0], _spearman(reference, _map_magnitudes(attribute(randomised, x, target)), group[0])))
     return results
 
@@ -166,7 +167,7 @@ def randomized_copy(model: nn.Module, seed: int = 0) -> nn.Module:
     return randomised
 
 
-def _randomise_in_stages(model: nn.Module, n_groups: int, seed: int):
+def _randomise_in_stages(model: nn.Module, n_groups: int, seed: int, groups: list[list[str]] | None = None):
     """Yield (group, copy of ``model``) after re-initialising each group of ``cascade_groups``, cumulatively.
 
     The same copy is yielded each time, further randomised; the draws come from a forked RNG
@@ -174,8 +175,12 @@ def _randomise_in_stages(model: nn.Module, n_groups: int, seed: int):
     """
     randomised = copy.deepcopy(model)
     modules = dict(randomised.named_modules())
+    if groups is not None:
+        unknown = [name for group in groups for name in group if name not in modules]
+        if unknown or not all(groups):
+            raise ValueError(f"groups must be non-empty lists of the model's module names; unknown: {unknown}.")
     with seeded(seed):
-        for group in cascade_groups(randomised, n_groups):
+        for group in cascade_groups(randomised, n_groups) if groups is None else groups:
             for name in group:
                 _reinitialise(modules[name])
             yield group, randomised

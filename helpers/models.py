@@ -31,6 +31,8 @@ TORCHVISION_LAYERS = {
         "features.denseblock4",
     ],
     "resnet50": ["layer1", "layer2", "layer3", "layer4"],
+    # a transformer: its encoder blocks (tokens, not feature maps; notebook 09 and helpers.vit)
+    "vit_b_16": [f"encoder.layers.encoder_layer_{i}" for i in (2, 5, 8, 11)],
 }
 # EfficientNet-Lite0: the last block of stages 2-7 (56, 28, 14, 14, 7, 7 pixels wide at 224).
 LITE0_LAYERS = ["_blocks.2", "_blocks.4", "_blocks.7", "_blocks.10", "_blocks.14", "_blocks.15"]

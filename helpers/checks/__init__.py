@@ -44,3 +44,8 @@ from helpers.checks.nb08 import (  # noqa: F401
     check_gradcam_by_hand,
     check_guided_backprop_closed_form,
 )
+from helpers.checks.nb09 import (  # noqa: F401
+    check_fusion_prediction,
+    check_max_rollout,
+    reference_max_rollout,
+)
