@@ -187,6 +187,7 @@ def test_summary_header_and_settings_record(tmp_path):
     assert '"method": "ig"' in (tmp_path / "run.json").read_text()
 
 
+@pytest.mark.slow
 def test_cli_figures_none_save_maps_and_resume(images, tmp_path, capsys):
     args = [str(images / "part000"), "--model", "efficientnet_lite0", "--method", "saliency", "--figures", "none",
             "--save-maps", "--out", str(tmp_path), "--quiet", "--workers", "1"]
