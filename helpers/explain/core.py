@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -71,7 +72,7 @@ def method_details(method: str) -> dict:
     read from its signature, overridden by what ``explain_image`` passes (``FIXED_ARGUMENTS``)."""
     parameters = inspect.signature(ATTRIBUTION_FUNCTIONS[method]).parameters.values()
     defaults = {p.name: p.default for p in parameters if p.default is not p.empty and p.name not in NOT_IN_THE_MAP}
-    return {**defaults, **FIXED_ARGUMENTS[method]}
+    return json.loads(json.dumps({**defaults, **FIXED_ARGUMENTS[method]}, default=repr))  # as run.json reads back
 
 
 class EngineError(RuntimeError):
