@@ -33,6 +33,7 @@ def read_summary(folder):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 def test_good_and_bad_files_in_one_batch(lite0, batch_folder, tmp_path):
     out = tmp_path / "out"
     rows = explain_files([batch_folder, tmp_path / "missing.jpg"], out, lite0, "ig", n_steps=4, progress=False)
@@ -49,6 +50,7 @@ def test_good_and_bad_files_in_one_batch(lite0, batch_folder, tmp_path):
     assert len(rows) == 5
 
 
+@pytest.mark.slow
 def test_summary_gaps_are_the_completeness_gap_of_ig(lite0, tmp_path):
     photo = save_sample_images(tmp_path / "in", ["chelsea"])[0]
     row = explain_files([photo], tmp_path / "out", lite0, "ig", n_steps=4, progress=False)[0]
@@ -81,6 +83,7 @@ def test_bad_arguments_to_the_function(lite0, tmp_path):
         explain_files([tmp_path], tmp_path / "out", lite0, method="lime")
 
 
+@pytest.mark.slow
 def test_cli_good_batch(batch_folder, tmp_path, capsys):
     code = main([str(batch_folder), "--model", "efficientnet_lite0", "--n-steps", "3", "--out", str(tmp_path / "o"),
                  "--quiet"])
@@ -110,6 +113,7 @@ def test_cli_help_documents_every_option():
         assert option in result.stdout
 
 
+@pytest.mark.slow
 def test_ig_memory_does_not_grow_with_n_steps():
     few, many = peak_rss_mb(16), peak_rss_mb(160)  # fresh processes: model + one IG run each
     assert many - few < 150, f"peak RSS grew from {few:.0f} MB to {many:.0f} MB"

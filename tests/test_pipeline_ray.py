@@ -11,6 +11,7 @@ import pytest
 from helpers.data import make_image_folder
 from helpers.explain import EngineError, Options, explain_stream
 from helpers.explain.cli import main
+from helpers.explain.inputs import iter_image_paths
 from helpers.explain.ray_engine import INSTALL_HINT, connect, plan_actors
 
 HAVE_RAY = importlib.util.find_spec("ray") is not None
@@ -18,6 +19,21 @@ if not HAVE_RAY and os.environ.get("CI"):
     raise RuntimeError(f"CI must test the Ray engine: install the extra with {INSTALL_HINT}")
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason=f"Ray not installed: {INSTALL_HINT}")
 GB = 2**30
+
+
+class CountingPaths:
+    """An input iterator that counts how many paths the pipeline has taken from it."""
+
+    def __init__(self, paths):
+        self.paths, self.read = iter(paths), 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        path = next(self.paths)
+        self.read += 1
+        return path
 
 
 @pytest.fixture
@@ -29,14 +45,19 @@ def ray_instance():
     ray.shutdown()
 
 
+@pytest.mark.slow
 @needs_ray
-def test_ray_and_local_engines_give_the_same_results(tmp_path, ray_instance):
+def test_ray_and_local_engines_give_the_same_results(tmp_path, ray_instance, monkeypatch):
     images = make_image_folder(tmp_path / "images", 4, size=48, per_folder=2)
     (images / "part000" / "broken.png").write_text("not a picture")
     options = Options("ig", 4, figures="none", save_maps=True)
     local = list(explain_stream([images], tmp_path / "local", "efficientnet_lite0", options, progress=False))
-    remote = list(explain_stream([images], tmp_path / "ray", "efficientnet_lite0", options, engine="ray",
-                                 progress=False))
+    monkeypatch.setattr("helpers.explain.ray_engine.CHUNK_FILES", 2)  # 5 files: chunks of 2, 2 and 1
+    paths = CountingPaths(iter_image_paths([images]))
+    stream = explain_stream(paths, tmp_path / "ray", "efficientnet_lite0", options, engine="ray", progress=False)
+    remote = [next(stream)]
+    assert paths.read == 2, f"{paths.read} of 5 paths read before the first row (chunks of 2)"
+    remote.extend(stream)
     assert [row["file"] for row in remote] == [row["file"] for row in local]
     for ours, theirs in zip(local, remote):
         for field in ("top1_label", "top1_index", "confidence", "error", "map"):

@@ -41,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR",
                         help="image files and/or folders (folders: every jpg/png/webp/bmp/gif/tif file in the "
-                             "whole tree, read lazily)")
+                             "whole tree, read once, lazily: the run starts at once, whatever the size; the "
+                             "progress bar gets its total when a background count ends)")
     parser.add_argument("--model", default="mobilenet_v3_large", choices=MODEL_NAMES,
                         help="classifier to explain (default: %(default)s; offline it falls back to efficientnet_lite0)")
     parser.add_argument("--method", default="ig", choices=list(METHODS),
@@ -59,7 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="save each attribution map as float16 .npy in OUT/maps/ (column 'map' of summary.csv)")
     parser.add_argument("--resume", action="store_true",
                         help="skip the files already in OUT/summary.csv (same model, method and settings, "
-                             "checked against OUT/run.json) and append the others")
+                             "checked against OUT/run.json) and append the others; files are matched by their "
+                             "resolved path (photos/, ./photos and /abs/photos are the same). Files whose row "
+                             "has an error are tried again: their rows are first removed from summary.csv "
+                             "(rewritten atomically; rows of files no longer among the inputs go too), so "
+                             "every file appears once")
     parser.add_argument("--workers", type=_integer_at_least(0), default=None,
                         help="local engine: DataLoader processes that read and decode images (default: 2; "
                              "0 = in the main process)")

@@ -6,20 +6,22 @@ Everything else in ``helpers.explain`` builds on this module, and it imports non
 from __future__ import annotations
 
 import hashlib
+import inspect
+import json
 import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
 from helpers.attribution import integrated_gradients, smoothgrad, vanilla_gradient
-
-from helpers.validate import check_count
 from helpers.images import load_image
 from helpers.models import Classifier
+from helpers.validate import check_count
 from helpers.visualize import plot_explanation
 
 METHODS = {"ig": "Integrated Gradients", "saliency": "Saliency (gradient)", "smoothgrad": "SmoothGrad"}
@@ -27,6 +29,9 @@ FIGURE_MODES = ("all", "none")
 GAP_THRESHOLD = 0.01  # the course's bar for IG (notebook 07): completeness gap < 1% of |F(x) - F(x')|
 SUMMARY_FIELDS = ["file", "top1_label", "top1_index", "confidence", "completeness_gap", "convergence_delta",
                   "seconds", "figure", "map", "error"]
+ATTRIBUTION_FUNCTIONS = {"ig": integrated_gradients, "saliency": vanilla_gradient, "smoothgrad": smoothgrad}
+FIXED_ARGUMENTS = {"ig": {}, "saliency": {}, "smoothgrad": {"seed": 0}}  # what explain_image passes besides steps
+NOT_IN_THE_MAP = {"model", "x", "target", "n_steps", "n_samples", "internal_batch_size", "batch_size"}
 
 
 def check_method(method: str) -> str:
@@ -57,9 +62,17 @@ class Options:
     def settings(self, classifier: Classifier) -> dict:
         """Everything the maps depend on: the key under which a run can be resumed."""
         computed = {k: v for k, v in asdict(self).items() if k in ("method", "n_steps")}
-        rule = {"ig": "riemann_trapezoid, black baseline", "smoothgrad": "noise 0.15, seed 0", "saliency": ""}
         return {"model": classifier.name, "weights": Path(classifier.weights).name, **computed,
-                "details": rule[self.method]}
+                "details": method_details(self.method)}
+
+
+def method_details(method: str) -> dict:
+    """The arguments the attribution function of ``method`` runs with, other than the model, the image,
+    the target, the step count and the batch size (which does not change the map): its defaults,
+    read from its signature, overridden by what ``explain_image`` passes (``FIXED_ARGUMENTS``)."""
+    parameters = inspect.signature(ATTRIBUTION_FUNCTIONS[method]).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.default is not p.empty and p.name not in NOT_IN_THE_MAP}
+    return json.loads(json.dumps({**defaults, **FIXED_ARGUMENTS[method]}, default=repr))  # as run.json reads back
 
 
 class EngineError(RuntimeError):
@@ -88,12 +101,14 @@ def explain_image(classifier: Classifier, image, method: str = "ig", n_steps: in
     probs, indices = torch.softmax(logits[0], dim=0).topk(3)
     top3 = [(classifier.categories[i], float(p), int(i)) for p, i in zip(probs, indices)]
     target = top3[0][2]
+    fixed = FIXED_ARGUMENTS[method]
     if method == "saliency":
-        return Explanation(vanilla_gradient(model, x, target), top3)
+        return Explanation(vanilla_gradient(model, x, target, **fixed), top3)
     if method == "smoothgrad":
-        return Explanation(smoothgrad(model, x, target, n_samples=n_steps, batch_size=internal_batch_size, seed=0),
+        return Explanation(smoothgrad(model, x, target, n_samples=n_steps, batch_size=internal_batch_size, **fixed),
                            top3)
-    attribution = integrated_gradients(model, x, target, n_steps=n_steps, internal_batch_size=internal_batch_size)
+    attribution = integrated_gradients(model, x, target, n_steps=n_steps, internal_batch_size=internal_batch_size,
+                                       **fixed)
     change = float(logits[0, target] - logits[1, target])  # F(x) - F(x')
     delta = abs(float(attribution.sum()) - change)
     return Explanation(attribution, top3, delta, delta / abs(change) if change else float("inf"))
@@ -130,17 +145,25 @@ def explain_input(classifier: Classifier, item, out_dir, options: Options) -> di
     return row
 
 
-def _atomic_target(out_dir: Path, relative: str) -> tuple[Path, Path]:
-    """(final path, temporary path beside it): written, then renamed, so a kill never leaves half a file."""
-    final = out_dir / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
-    return final, final.with_name(f".{final.stem}.{os.getpid()}.tmp{final.suffix}")
+def write_atomic(path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` whole or not at all: ``write(temporary)`` fills a temporary file beside it, which is
+    then renamed over ``path``; a kill or an error leaves the old file (or none) and no temporary.
+
+    The temporary keeps the suffix (``savefig`` and ``np.save`` read it) and has this process's id.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _write_map(attribution, out_dir: Path, relative: str) -> str:
-    final, temporary = _atomic_target(out_dir, relative)
-    np.save(temporary, attribution[0].detach().cpu().numpy().astype(np.float16))
-    os.replace(temporary, final)
+    write_atomic(out_dir / relative,
+                 lambda temporary: np.save(temporary, attribution[0].detach().cpu().numpy().astype(np.float16)))
     return relative
 
 
@@ -148,16 +171,26 @@ def _write_figure(x, result: Explanation, out_dir: Path, relative: str, file: st
     predictions = " | ".join(f"{label} {p:.1%}" for label, p, _ in result.top3)
     title = f"{Path(file).name}: {METHODS[method]} for '{result.top3[0][0]}'\ntop-3: {predictions}"
     fig = plot_explanation(x, result.attribution, title, sign="all" if method == "ig" else "absolute_value")
-    final, temporary = _atomic_target(out_dir, relative)
-    fig.savefig(temporary, dpi=100)
-    plt.close(fig)
-    os.replace(temporary, final)
+    try:
+        write_atomic(out_dir / relative, lambda temporary: fig.savefig(temporary, dpi=100))
+    finally:
+        plt.close(fig)
     return relative
 
 
-def decode(file: str, preprocess) -> tuple:
-    """``(file, preprocessed tensor, "")``, or ``(file, None, error message)`` for a bad file."""
+def decode(path: str, file: str, preprocess) -> tuple:
+    """``(file, preprocessed tensor, "")`` for the image at ``path``, or ``(file, None, error message)``.
+
+    ``file`` is the name shown in the summary. Any error of reading, decoding (Pillow's
+    ``DecompressionBombError`` too) or preprocessing becomes that image's message, not the batch's end.
+    """
     try:
-        return file, preprocess(load_image(file)), ""
-    except (ValueError, OSError) as error:
+        image = load_image(path)
+    except (ValueError, OSError) as error:  # load_image's own messages name the file
         return file, None, str(error)
+    except Exception as error:  # noqa: BLE001 - a decoder may raise anything on a hostile file
+        return file, None, f"{file} could not be decoded: {type(error).__name__}: {error}"
+    try:
+        return file, preprocess(image), ""
+    except Exception as error:  # noqa: BLE001
+        return file, None, f"{file} could not be preprocessed: {type(error).__name__}: {error}"

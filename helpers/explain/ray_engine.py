@@ -1,8 +1,11 @@
 """``--engine ray``: the per-image explanation of ``helpers.explain.core`` as a Ray Data pipeline.
 
-``from_items`` (the file names) -> ``map_batches(Explainer)``, a stateful callable class that
-loads the model once per actor -> rows streamed back to the driver, which appends them to
-``summary.csv`` exactly as the local engine does. Ray is an optional extra:
+The input files are read lazily, ``CHUNK_FILES`` at a time; each chunk is one Ray Data
+dataset: ``from_items`` (its file names) -> ``map_batches(Explainer)``, a stateful callable
+class that loads the model once per actor -> rows streamed back to the driver, which appends
+them to ``summary.csv`` exactly as the local engine does. Start-up and the driver's memory so
+depend on the chunk, not on the number of files; each chunk starts its actors (and loads the
+model) afresh, a cost that 1000 images make small (``CHUNK_FILES``). Ray is an optional extra:
 ``pip install -e ".[scale]"`` (or ``make setup-scale``).
 
 On a cluster, the input files and the output folder must be on storage every node sees
@@ -11,6 +14,7 @@ On a cluster, the input files and the output folder must be on storage every nod
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
@@ -28,6 +32,7 @@ from helpers.settings import pick_device
 INSTALL_HINT = 'pip install -e ".[scale]"  (or: make setup-scale)'
 GB = 2**30
 MEMORY_PER_ACTOR = 2 * GB  # IG with the default internal batch 8 peaks near 1.5 GB (docs/benchmarks.md)
+CHUNK_FILES = 1000  # files per Ray Data dataset; each one costs an actor start-up and a model load
 
 
 def require_ray():
@@ -97,28 +102,31 @@ class Explainer:
         self.out_dir, self.options = out_dir, options
 
     def __call__(self, batch: dict) -> dict:
-        rows = [explain_input(self.classifier, decode(str(file), self.classifier.preprocess), self.out_dir,
-                              self.options) for file in batch["file"]]
+        rows = [explain_input(self.classifier, decode(str(path), str(file), self.classifier.preprocess),
+                              self.out_dir, self.options) for path, file in zip(batch["path"], batch["file"])]
         return {field: np.array([str(row[field]) for row in rows], dtype=object) for field in SUMMARY_FIELDS}
 
 
-def ray_rows(files, out_dir, model_name: str, options: Options, progress: bool = False) -> Iterator[dict]:
-    """Explain ``files`` on Ray Data actors (Ray must be connected); yield the rows in input order."""
+def ray_rows(items, out_dir, model_name: str, options: Options, progress: bool = False) -> Iterator[dict]:
+    """Explain ``items`` (``(path, key)``, read lazily) on Ray Data actors, one dataset per ``CHUNK_FILES``;
+    yield the rows in input order (Ray must be connected)."""
     ray = connect()
     context = ray.data.DataContext.get_current()
     context.execution_options.preserve_order = True
     logging.getLogger("ray.data").setLevel(logging.INFO if progress else logging.ERROR)
     context.enable_progress_bars = progress
-    items = [{"file": file} for file in files]
-    if not items:
-        return
-    plan = plan_actors(ray.cluster_resources())
+    items, plan = iter(items), None
+    while chunk := [{"path": path, "file": file} for path, file in itertools.islice(items, CHUNK_FILES)]:
+        plan = plan or plan_actors(ray.cluster_resources())
+        for row in _chunk_dataset(ray, chunk, out_dir, model_name, options, plan).iter_rows():
+            yield {field: str(row[field]) for field in SUMMARY_FIELDS}
+
+
+def _chunk_dataset(ray, chunk: list, out_dir, model_name: str, options: Options, plan: dict):
     with warnings.catch_warnings():  # Ray 2.60 flags max_restarts as a deprecated remote arg; it still applies
         warnings.filterwarnings("ignore", message=".*ray_remote_args.*is deprecated")
-        dataset = ray.data.from_items(items).map_batches(
-            Explainer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=plan["actors"]),
+        return ray.data.from_items(chunk).map_batches(
+            Explainer, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(plan["actors"], len(chunk))),
             fn_constructor_kwargs={"model_name": model_name, "out_dir": str(Path(out_dir).resolve()),
                                    "options": options, "threads": plan["threads"]},
             num_cpus=plan["num_cpus"], num_gpus=plan["num_gpus"], max_restarts=0)  # a failing actor fails the run
-    for row in dataset.iter_rows():
-        yield {field: str(row[field]) for field in SUMMARY_FIELDS}
