@@ -69,3 +69,18 @@ class Evidence(nn.Module):
     def forward(self, x):
         evidence = self.linear(x.flatten(1))
         return torch.cat([evidence, torch.zeros_like(evidence)], dim=1)
+
+
+class CountingPaths:
+    """An input iterator that counts how many paths the pipeline has taken from it."""
+
+    def __init__(self, paths):
+        self.paths, self.read = iter(paths), 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        path = next(self.paths)
+        self.read += 1
+        return path

@@ -14,26 +14,13 @@ from helpers.explain.cli import main
 from helpers.explain.inputs import iter_image_paths
 from helpers.explain.ray_engine import INSTALL_HINT, connect, plan_actors
 
+from conftest import CountingPaths
+
 HAVE_RAY = importlib.util.find_spec("ray") is not None
 if not HAVE_RAY and os.environ.get("CI"):
     raise RuntimeError(f"CI must test the Ray engine: install the extra with {INSTALL_HINT}")
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason=f"Ray not installed: {INSTALL_HINT}")
 GB = 2**30
-
-
-class CountingPaths:
-    """An input iterator that counts how many paths the pipeline has taken from it."""
-
-    def __init__(self, paths):
-        self.paths, self.read = iter(paths), 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        path = next(self.paths)
-        self.read += 1
-        return path
 
 
 @pytest.fixture

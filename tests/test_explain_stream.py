@@ -1,4 +1,4 @@
-"""The streaming, resumable pipeline (helpers.explain), on a tiny model so the tests stay fast."""
+"""The streaming, resumable batch explainer (helpers.explain: inputs, local engine, stream, cli), on a tiny model so the tests stay fast."""
 
 import csv
 import signal
@@ -22,6 +22,8 @@ from helpers.explain.memory import rss_growth, rss_profile
 from helpers.images import load_image
 from helpers.models import Classifier
 from helpers.settings import display_path
+
+from conftest import CountingPaths
 
 TINY = """
 import torch, torchvision.transforms as T
@@ -342,21 +344,6 @@ def test_a_decompression_bomb_is_that_images_error_row(tmp_path, monkeypatch):
 
 
 # --------------------------------------------------------------------------- streaming: read lazily, bounded
-
-
-class CountingPaths:
-    """An input iterator that counts how many paths the pipeline has taken from it."""
-
-    def __init__(self, paths):
-        self.paths, self.read = iter(paths), 0
-
-    def __iter__(self):
-        return self
-
-    def __next__(self):
-        path = next(self.paths)
-        self.read += 1
-        return path
 
 
 @pytest.mark.parametrize("workers", [0, 2])
