@@ -44,3 +44,8 @@ from helpers.checks.nb08 import (  # noqa: F401
     check_gradcam_by_hand,
     check_guided_backprop_closed_form,
 )
+from helpers.checks.nb10 import (  # noqa: F401
+    fourier_alone_survival,
+    check_fourier_alone_prediction,
+    check_laplacian_penalty,
+)
