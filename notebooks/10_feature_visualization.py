@@ -18,10 +18,10 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/10_feature_visualization.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` while other jobs loaded the machine
-# (load average 7 to 10): 835 s cold (empty cache; slowest cell 170 s), 39 s warm (cached
-# results; slowest cell 8 s); quick mode: 165 s cold, 21 s warm. Not yet measured on an idle
-# machine.*
+# *Run time on a 2-core CPU, measured with `make run` while other jobs shared the machine:
+# 279 s cold (empty cache, load average 2 rising to 5; slowest cell 58 s, the optimisations
+# take 3 s each at load 2 and up to a minute at load 5), 10 s warm (cached results; slowest
+# cell 3 s); quick mode: 165 s cold (load 8), 21 s warm. Not yet measured on an idle machine.*
 #
 # **What you will learn**
 #
