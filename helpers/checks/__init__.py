@@ -48,6 +48,7 @@ from helpers.checks.nb09 import (  # noqa: F401
     check_fusion_prediction,
     check_max_rollout,
     reference_max_rollout,
+)
 from helpers.checks.nb10 import (  # noqa: F401
     fourier_alone_survival,
     check_fourier_alone_prediction,
