@@ -80,7 +80,10 @@ def adaptive_integrated_gradients(model: nn.Module, x: torch.Tensor, target, bas
     map's norm) are both under ``target_gap``, the intervals that need it most are halved, reusing
     every gradient already computed; the gap alone could be small by cancellation. Intervals that
     cannot matter any more are added up and forgotten, so memory holds a few gradients per open
-    interval. ``info``, per image: ``steps`` (gradient
+    interval. The map's estimate assumes a smooth integrand; the gradient of a ReLU network jumps
+    along the path, and there it runs low (measured on EfficientNet-Lite0 and the cat photo, target
+    1%: 69 gradients, gap 0.57%, but 5.6% from a 1025-point map; target 0.5%: 121 gradients, 2.9%).
+    ``info``, per image: ``steps`` (gradient
     evaluations), ``gap`` (relative completeness gap of the result), ``converged`` (gap <=
     ``target_gap`` and every interval accepted) and ``alphas`` (the path points used, sorted). When
     ``max_steps`` comes first, a ``RuntimeWarning`` names the image, its gap and its steps.
