@@ -51,6 +51,7 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, COURSE)
 
 import importlib.util
+import os
 import shutil
 import signal
 import subprocess
@@ -145,6 +146,7 @@ summary = pd.read_csv(RUN_DIR / "summary.csv")
 growth = rss_growth(readings)
 print(f"{len(summary)} files in {seconds:.1f} s: {len(summary) / seconds:.2f} images/s "
       f"({classifier.name}, {RUN_METHOD}, wall clock with the workers' start-up)")
+print(f"machine load during the run (1-minute load average): {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 print("RSS (MB) after n files:", ", ".join(f"{n}: {mb:.0f}" for n, mb in readings))
 print(f"growth after warm-up (highest reading of the second half minus the first): {growth:+.1f} MB -> "
       f"{'flat' if growth < 10 else 'CLIMBING'} (criterion: < 10 MB)")
@@ -192,13 +194,15 @@ scored[["category", "top1_label", "confidence", "correct"]]
 # ## 3. What the model looked at: Integrated Gradients on a few images
 # `explain_files` runs the same pipeline with figures on: for each file, the top-3 classes,
 # the attribution of the top class (`METHOD`, `N_STEPS` steps), one figure and one row. We
-# give it the first `FIGURE_IMAGES` scored images of section 2 (files may be listed one by
-# one as well as by folder).
+# give it `FIGURE_IMAGES` of the scored images of section 2, one category after the other
+# (files may be listed one by one as well as by folder).
 
 # %% slideshow={"slide_type": "subslide"}
 FIGURE_DIR = OUT_DIR / "figures_run"
 shutil.rmtree(FIGURE_DIR, ignore_errors=True)
-chosen = list((scored if len(scored) else explained).file[:FIGURE_IMAGES])
+pool = scored if len(scored) else explained
+pool = pool.assign(rank=pool.groupby("category").cumcount()).sort_values(["rank", "category"], kind="stable")
+chosen = list(pool.file[:FIGURE_IMAGES])  # one image per category in turn
 rows = pd.DataFrame(explain_files(chosen, FIGURE_DIR, classifier, METHOD, N_STEPS, BATCH_SIZE))
 rows.assign(file=rows.file.map(lambda f: "/".join(Path(f).parts[-2:]))).drop(columns=["top1_index", "figure", "map", "error"])
 
