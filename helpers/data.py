@@ -158,8 +158,9 @@ def load_caltech101() -> FolderDataset:
     if cached or not offline_mode():
         try:
             caltech = datasets.Caltech101(root, download=not cached)
-        except Exception as error:  # no network, interrupted download, ...
-            reason = f"it is not in {display_path(photos)} and the download failed ({type(error).__name__}: {error})"
+        except Exception as error:  # no network, interrupted download, a damaged copy, ...
+            problem = "could not be read" if cached else "is not there and the download failed"
+            reason = f"{display_path(photos)} {problem} ({type(error).__name__}: {error})"
         else:
             return FolderDataset("Caltech-101", photos, list(caltech.categories))  # BACKGROUND_Google left out
     else:

@@ -185,7 +185,7 @@ def test_failed_caltech_download_falls_back_and_names_the_error(monkeypatch, cap
 
     monkeypatch.setattr(data.datasets, "Caltech101", no_network)
     assert data.load_caltech101().name == "Fashion-MNIST"
-    assert "the download failed (OSError: network is unreachable)" in capsys.readouterr().out
+    assert "101_ObjectCategories is not there and the download failed (OSError: network is unreachable)" in capsys.readouterr().out
 
 
 def test_write_subset_total_spreads_over_evenly_spaced_categories(course_env, tmp_path):
@@ -240,3 +240,11 @@ def test_imagenet_matches_by_whole_name_or_last_word():
     assert data.imagenet_matches("electric", names) == []  # a first word is not enough
     assert data.imagenet_matches("cup", names) == ["cup", "measuring cup"]
     assert data.imagenet_matches("Faces", names) == []
+
+
+def test_damaged_caltech_copy_is_named_in_the_notice(course_env, monkeypatch, capsys):
+    write_fake_caltech101(course_env / "data", {"accordion": 2})  # no BACKGROUND_Google: torchvision cannot read it
+    write_fake_fashion_mnist(course_env / "mirror")
+    monkeypatch.setenv("COURSE_MIRROR_DIR", str(course_env / "mirror"))
+    assert data.load_caltech101().is_fallback
+    assert "101_ObjectCategories could not be read (ValueError" in capsys.readouterr().out
