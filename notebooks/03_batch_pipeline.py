@@ -19,7 +19,7 @@
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/03_batch_pipeline.ipynb)
 #
 # *Run time on a 2-core CPU, measured with `make run`'s command on a machine shared with other
-# jobs (load average 6 to 10; section 2 prints it): 287 s for the stored run (slowest cell
+# jobs (section 2 prints the load of the stored run): 287 s for the stored run (slowest cell
 # 108 s, the data-set run of section 2); two runs before it, under a load of 8 to 10, took
 # 733 s and 647 s. Nothing is cached, since the notebook measures the pipeline itself: every
 # run recomputes everything (only the offline fallback's image files are written once, in
