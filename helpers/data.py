@@ -1,8 +1,10 @@
-"""Datasets and sample photos: CIFAR-10 (with an offline fallback) and skimage photos."""
+"""Datasets and sample photos: CIFAR-10 and Caltech-101 (each with an offline fallback), skimage photos."""
 
 from __future__ import annotations
 
+import os
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,7 +14,9 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision import datasets
 
-from helpers.settings import data_dir, display_path, mirror_dir, offline_mode
+from helpers.attribution import check_count
+from helpers.images import IMAGE_SUFFIXES
+from helpers.settings import data_dir, display_path, mirror_dir, offline_mode, progress
 
 CIFAR10_CLASSES = ["plane", "car", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 FASHION_CLASSES = [
@@ -94,27 +98,155 @@ def load_cifar10() -> ImageDataset:
 
 def load_fashion_mnist_as_rgb32() -> ImageDataset:
     """Fashion-MNIST from the data folder, the offline mirror, or the internet, as 3x32x32."""
+    return fashion_mnist_dataset(fashion_mnist_split(train=True), fashion_mnist_split(train=False))
+
+
+def fashion_mnist_split(train: bool):
+    """One torchvision FashionMNIST split (uint8 N x 28 x 28): data folder, offline mirror, or the internet."""
     searched = [data_dir(), mirror_dir()]
     for root in searched:
         if (root / "FashionMNIST" / "raw").is_dir():
             try:
-                train = datasets.FashionMNIST(root, train=True, download=False)
-                test = datasets.FashionMNIST(root, train=False, download=False)
+                return datasets.FashionMNIST(root, train=train, download=False)
             except RuntimeError:  # incomplete files: try the next place
                 continue
-            return fashion_mnist_dataset(train, test)
     if offline_mode():
         raise FileNotFoundError(
             "Fashion-MNIST not found in " + " or ".join(display_path(r / "FashionMNIST" / "raw") for r in searched)
             + " and offline mode is on: unset COURSE_OFFLINE or set COURSE_MIRROR_DIR."
         )
-    train = datasets.FashionMNIST(data_dir(), train=True, download=True)
-    test = datasets.FashionMNIST(data_dir(), train=False, download=True)
-    return fashion_mnist_dataset(train, test)
+    return datasets.FashionMNIST(data_dir(), train=train, download=True)
 
 
 def fashion_mnist_dataset(train, test) -> ImageDataset:
     return ImageDataset("Fashion-MNIST", fashion_split_as_rgb32(train), fashion_split_as_rgb32(test), FASHION_CLASSES)
+
+
+# --------------------------------------------------------------------------- Caltech-101: image files by category
+
+CALTECH_FOLDER = "caltech101"  # torchvision's folder in the data folder; the photos are in 101_ObjectCategories/
+FASHION_FILES_FOLDER = "fashion_mnist_images"  # the offline fallback, written once into the data folder
+FASHION_FOLDERS = [name.replace("/", "_").replace(" ", "_") for name in FASHION_CLASSES]  # T-shirt_top, ankle_boot
+FASHION_FILE_SIZE = 112  # 4 x the 28 x 28 originals
+
+
+@dataclass
+class FolderDataset:
+    """Image files on disk, one sub-folder of ``root`` per category (``root/<category>/image_0001.jpg``)."""
+
+    name: str
+    root: Path
+    categories: list[str]
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.name != "Caltech-101"
+
+    def files(self, category: str) -> list[Path]:
+        """The image files of one category, sorted by name."""
+        return sorted(p for p in (self.root / category).iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+    def __len__(self) -> int:
+        return sum(len(self.files(category)) for category in self.categories)
+
+
+def load_caltech101() -> FolderDataset:
+    """Caltech-101 from the data folder or the internet (torchvision); Fashion-MNIST's test images as files when unavailable."""
+    root = data_dir()
+    photos = root / CALTECH_FOLDER / "101_ObjectCategories"
+    cached = photos.is_dir()
+    if cached or not offline_mode():
+        try:
+            caltech = datasets.Caltech101(root, download=not cached)
+        except Exception as error:  # no network, interrupted download, a damaged copy, ...
+            problem = "could not be read" if cached else "is not there and the download failed"
+            reason = f"{display_path(photos)} {problem} ({type(error).__name__}: {error})"
+        else:
+            return FolderDataset("Caltech-101", photos, list(caltech.categories))  # BACKGROUND_Google left out
+    else:
+        reason = f"it is not in {display_path(photos)} and offline mode is on (COURSE_OFFLINE=1)"
+    fallback = fashion_mnist_as_files()
+    print(
+        f"NOTICE: Caltech-101 was requested, but {reason}. Using Fashion-MNIST's {len(fallback):,} test images "
+        f"instead (real photos of clothing in {len(fallback.categories)} categories, upscaled to "
+        f"{FASHION_FILE_SIZE}x{FASHION_FILE_SIZE} and written as JPEG files, one folder per category, in "
+        f"{display_path(fallback.root)}). To get Caltech-101 (about 9,000 photos in 101 categories): run once with "
+        f"internet and COURSE_OFFLINE unset; it goes to {display_path(root / CALTECH_FOLDER)}."
+    )
+    return fallback
+
+
+def fashion_mnist_as_files() -> FolderDataset:
+    """Fashion-MNIST's test split as JPEG files, one folder per category, written once into the data folder.
+
+    The 28 x 28 images are inverted back to dark on light (Fashion-MNIST negated the catalogue
+    photos) and upscaled 4x (bicubic). The folder is written beside its final place and renamed,
+    so an interrupted write is never mistaken for the data set.
+    """
+    root = data_dir() / FASHION_FILES_FOLDER
+    if not root.is_dir():
+        split = fashion_mnist_split(train=False)
+        temporary = root.with_name(f".{root.name}.{os.getpid()}.tmp")
+        shutil.rmtree(temporary, ignore_errors=True)
+        counts = [0] * len(FASHION_FOLDERS)
+        images = zip(split.data.numpy(), split.targets.tolist())
+        for image, label in progress(images, total=len(split), desc="writing Fashion-MNIST files", unit="image"):
+            counts[label] += 1
+            path = temporary / FASHION_FOLDERS[label] / f"image_{counts[label]:04d}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            photo = Image.fromarray(255 - image).resize((FASHION_FILE_SIZE,) * 2, Image.Resampling.BICUBIC)
+            photo.save(path, quality=95)
+        os.replace(temporary, root)
+    return FolderDataset("Fashion-MNIST", root, sorted(p.name for p in root.iterdir() if p.is_dir()))
+
+
+def write_subset(dataset: FolderDataset, folder, *, total: int | None = None, per_category: int | None = None,
+                 seed: int = 0) -> list[Path]:
+    """Copy some images of ``dataset`` into ``folder/<category>/`` (a new or empty folder); return their paths.
+
+    ``per_category=k``: k images of every category. ``total=n``: n images spread evenly over
+    the categories (n <= the number of categories: one image from each of n evenly spaced
+    categories). Within a category the images are drawn at random (``seed``). Files are
+    copied byte for byte, under their own names.
+    """
+    if (total is None) == (per_category is None):
+        raise ValueError("write_subset needs exactly one of total= (images in all) or per_category= (images per category).")
+    if not dataset.categories:
+        raise ValueError(f"{dataset.name} has no categories in {display_path(dataset.root)}.")
+    n_categories = len(dataset.categories)
+    if total is not None:
+        total = check_count(total, "total")
+        counts = [total // n_categories] * n_categories
+        extra = total % n_categories
+        for i in range(extra):
+            counts[(2 * i + 1) * n_categories // (2 * extra)] += 1  # evenly spaced, centred
+    else:
+        counts = [check_count(per_category, "per_category")] * n_categories
+    folder = Path(folder).expanduser()
+    if folder.exists() and any(folder.iterdir()):
+        raise FileExistsError(f"{display_path(folder)} is not empty: write the subset into a new or empty folder.")
+    rng, written = random.Random(seed), []
+    for category, count in zip(dataset.categories, counts):
+        if not count:
+            continue
+        files = dataset.files(category)
+        if count > len(files):
+            raise ValueError(f"Category {category!r} of {dataset.name} has {len(files)} images; the subset asks for "
+                             f"{count} of them. Ask for fewer images.")
+        (folder / category).mkdir(parents=True, exist_ok=True)
+        for source in sorted(rng.sample(files, count)):
+            written.append(Path(shutil.copyfile(source, folder / category / source.name)))
+    return written
+
+
+def imagenet_matches(category: str, class_names) -> list[str]:
+    """The ImageNet classes that a data-set category names: equal to it, or ending with it as a last word.
+
+    Underscores read as spaces, case ignored: ``electric_guitar`` -> 'electric guitar',
+    ``camera`` -> 'Polaroid camera' and 'reflex camera', ``Faces`` -> none.
+    """
+    wanted = category.replace("_", " ").lower()
+    return [name for name in class_names if name.lower() == wanted or name.lower().split()[-1] == wanted]
 
 
 # --------------------------------------------------------------------------- sample photos

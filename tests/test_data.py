@@ -95,3 +95,156 @@ def test_in_memory_images_want_uint8():
 def test_in_memory_images_want_one_label_per_image():
     with pytest.raises(ValueError, match="3 images but 2 labels"):
         data.InMemoryImages(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), [0, 1])
+
+
+# --------------------------------------------------------------------------- Caltech-101 and its fallback
+
+FAKE_CALTECH = {"BACKGROUND_Google": 2, "Faces": 3, "accordion": 2, "camera": 4}  # category -> images
+
+
+def write_fake_caltech101(root, counts=FAKE_CALTECH):
+    """Generated JPEGs in torchvision's Caltech101 layout: caltech101/101_ObjectCategories/<category>/image_0001.jpg,
+    and caltech101/Annotations/<annotation category>/annotation_0001.mat (Faces -> Faces_2, as torchvision maps it)."""
+    from PIL import Image
+    from scipy.io import savemat
+
+    rng = np.random.default_rng(0)
+    base = root / "caltech101"
+    for category, n in counts.items():
+        folder = base / "101_ObjectCategories" / category
+        folder.mkdir(parents=True)
+        for i in range(1, n + 1):
+            pixels = rng.integers(0, 256, size=(48 + 8 * i, 64, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(folder / f"image_{i:04d}.jpg")
+        if category != "BACKGROUND_Google":
+            notes = base / "Annotations" / {"Faces": "Faces_2"}.get(category, category)
+            notes.mkdir(parents=True)
+            for i in range(1, n + 1):
+                savemat(notes / f"annotation_{i:04d}.mat", {"obj_contour": np.ones((2, 5)) * i})
+    return base / "101_ObjectCategories"
+
+
+def test_cached_caltech101_loads_offline_in_torchvision_layout(course_env, capsys):
+    from torchvision import datasets
+
+    photos = write_fake_caltech101(course_env / "data")
+    caltech = data.load_caltech101()
+    assert caltech.name == "Caltech-101" and not caltech.is_fallback and caltech.root == photos
+    assert caltech.categories == ["Faces", "accordion", "camera"]  # BACKGROUND_Google is not a category
+    assert len(caltech) == 9 and [p.name for p in caltech.files("camera")][-1] == "image_0004.jpg"
+    assert "NOTICE" not in capsys.readouterr().out
+    # the fake layout is the one torchvision reads: category and annotation of the last image of "camera"
+    reference = datasets.Caltech101(course_env / "data", target_type=["category", "annotation"])
+    image, (label, contour) = reference[len(reference) - 1]
+    assert reference.categories[label] == "camera" and contour[0, 0] == 4
+    assert image.size == (64, 80)
+
+
+def test_offline_caltech101_falls_back_to_fashion_mnist_files_and_says_so(course_env, monkeypatch, capsys):
+    write_fake_fashion_mnist(course_env / "mirror")
+    monkeypatch.setenv("COURSE_MIRROR_DIR", str(course_env / "mirror"))
+    fallback = data.load_caltech101()
+    out = capsys.readouterr().out
+    assert "NOTICE: Caltech-101 was requested" in out and "offline mode is on" in out
+    assert "caltech101/101_ObjectCategories" in out  # where the files are expected
+    assert "Using Fashion-MNIST's 6 test images instead" in out and "fashion_mnist_images" in out
+    assert fallback.name == "Fashion-MNIST" and fallback.is_fallback
+    assert fallback.root == course_env / "data" / data.FASHION_FILES_FOLDER and len(fallback) == 6
+    assert fallback.categories == sorted(data.FASHION_FOLDERS[:6])  # the fake labels are 0..5, one image each
+    from helpers.images import load_image
+
+    image = load_image(fallback.files("coat")[0])
+    assert image.size == (data.FASHION_FILE_SIZE, data.FASHION_FILE_SIZE)
+    assert not any(p.name.endswith(".tmp") for p in (course_env / "data").iterdir())
+
+
+def test_fashion_mnist_files_are_written_once(course_env, monkeypatch):
+    write_fake_fashion_mnist(course_env / "mirror")
+    monkeypatch.setenv("COURSE_MIRROR_DIR", str(course_env / "mirror"))
+    first = data.fashion_mnist_as_files()
+    monkeypatch.setattr(data, "fashion_mnist_split", lambda train: pytest.fail("written again"))
+    assert data.fashion_mnist_as_files() == first
+
+
+def test_fashion_mnist_files_are_dark_on_light_like_the_catalogue_photos(course_env, monkeypatch):
+    write_fake_fashion_mnist(course_env / "mirror")  # image 0: pixel values 0, 1, 2, ... from the top left
+    monkeypatch.setenv("COURSE_MIRROR_DIR", str(course_env / "mirror"))
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(data.fashion_mnist_as_files().files("T-shirt_top")[0]))
+    assert pixels[:4, :8].mean() > 245  # stored values 0-1 (black), top left: written white
+    assert pixels[33, 4:36].mean() < 50  # stored values 224-234 (light), row 8: written dark
+
+
+def test_failed_caltech_download_falls_back_and_names_the_error(monkeypatch, capsys, course_env):
+    write_fake_fashion_mnist(course_env / "data")
+    monkeypatch.setenv("COURSE_OFFLINE", "0")
+
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(data.datasets, "Caltech101", no_network)
+    assert data.load_caltech101().name == "Fashion-MNIST"
+    assert "101_ObjectCategories is not there and the download failed (OSError: network is unreachable)" in capsys.readouterr().out
+
+
+def test_write_subset_total_spreads_over_evenly_spaced_categories(course_env, tmp_path):
+    write_fake_caltech101(course_env / "data")
+    caltech = data.load_caltech101()
+    paths = data.write_subset(caltech, tmp_path / "two", total=2)
+    assert sorted(p.parent.name for p in paths) == ["Faces", "camera"]  # evenly spaced: categories 0 and 2 of 3
+    paths = data.write_subset(caltech, tmp_path / "eight", total=8)
+    counts = {c: len(list((tmp_path / "eight" / c).iterdir())) for c in caltech.categories}
+    assert counts == {"Faces": 3, "accordion": 2, "camera": 3} and len(paths) == 8
+    assert all(p.read_bytes() == (caltech.root / p.parent.name / p.name).read_bytes() for p in paths)
+
+
+def test_write_subset_per_category_makes_one_folder_per_category(course_env, tmp_path):
+    write_fake_caltech101(course_env / "data")
+    caltech = data.load_caltech101()
+    paths = data.write_subset(caltech, tmp_path / "subset", per_category=2, seed=3)
+    assert sorted(p.name for p in (tmp_path / "subset").iterdir()) == caltech.categories
+    assert [p.parent.name for p in paths] == ["Faces", "Faces", "accordion", "accordion", "camera", "camera"]
+    again = data.write_subset(caltech, tmp_path / "again", per_category=2, seed=3)
+    assert [p.name for p in again] == [p.name for p in paths]  # the seed decides the draw
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"total": 0}, "total must be an integer >= 1, got 0"),
+    ({"per_category": -1}, "per_category must be an integer >= 1, got -1"),
+    ({"total": 2.5}, "total must be an integer >= 1, got 2.5"),
+    ({}, "exactly one of total= .* or per_category="),
+    ({"total": 3, "per_category": 1}, "exactly one of total="),
+    ({"per_category": 3}, "Category 'accordion' of Caltech-101 has 2 images; the subset asks for 3"),
+])
+def test_write_subset_bad_input_is_a_clear_error(course_env, tmp_path, kwargs, message):
+    write_fake_caltech101(course_env / "data")
+    with pytest.raises(ValueError, match=message):
+        data.write_subset(data.load_caltech101(), tmp_path / "subset", **kwargs)
+
+
+def test_write_subset_refuses_a_folder_that_holds_files(course_env, tmp_path):
+    write_fake_caltech101(course_env / "data")
+    (tmp_path / "subset").mkdir()
+    (tmp_path / "subset" / "notes.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="subset is not empty"):
+        data.write_subset(data.load_caltech101(), tmp_path / "subset", total=2)
+    assert (tmp_path / "subset" / "notes.txt").read_text() == "mine"
+
+
+def test_imagenet_matches_by_whole_name_or_last_word():
+    names = ["Polaroid camera", "reflex camera", "electric guitar", "guitar pick", "cup", "measuring cup", "face powder"]
+    assert data.imagenet_matches("camera", names) == ["Polaroid camera", "reflex camera"]
+    assert data.imagenet_matches("electric_guitar", names) == ["electric guitar"]
+    assert data.imagenet_matches("guitar", names) == ["electric guitar"]  # the last word
+    assert data.imagenet_matches("electric", names) == []  # a first word is not enough
+    assert data.imagenet_matches("cup", names) == ["cup", "measuring cup"]
+    assert data.imagenet_matches("Faces", names) == []
+
+
+def test_damaged_caltech_copy_is_named_in_the_notice(course_env, monkeypatch, capsys):
+    write_fake_caltech101(course_env / "data", {"accordion": 2})  # no BACKGROUND_Google: torchvision cannot read it
+    write_fake_fashion_mnist(course_env / "mirror")
+    monkeypatch.setenv("COURSE_MIRROR_DIR", str(course_env / "mirror"))
+    assert data.load_caltech101().is_fallback
+    assert "101_ObjectCategories could not be read (ValueError" in capsys.readouterr().out
