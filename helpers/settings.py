@@ -92,6 +92,12 @@ def display_path(path) -> str:
     return str(path)
 
 
+def path_from_display(text) -> Path:
+    """The file a ``display_path`` string names (e.g. a ``file`` of summary.csv), wherever the reader runs."""
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else PROJECT_ROOT / path
+
+
 def describe() -> str:
     """One line that says how the course is running (printed atop each notebook)."""
     return (

@@ -229,7 +229,7 @@ FIGURE_DIR = OUT_DIR / "figures_run"
 shutil.rmtree(FIGURE_DIR, ignore_errors=True)
 pool = scored if len(scored) else explained
 pool = pool.assign(rank=pool.groupby("category").cumcount()).sort_values(["rank", "category"], kind="stable")
-chosen = list(pool.file[:FIGURE_IMAGES])  # one image per category in turn
+chosen = [settings.path_from_display(f) for f in pool.file[:FIGURE_IMAGES]]  # one image per category in turn
 rows = pd.DataFrame(explain_files(chosen, FIGURE_DIR, classifier, METHOD, N_STEPS, BATCH_SIZE))
 rows.assign(file=rows.file.map(lambda f: "/".join(Path(f).parts[-2:]))).drop(columns=["top1_index", "figure", "map", "error"])
 

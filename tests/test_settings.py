@@ -66,3 +66,12 @@ def test_display_path_hides_this_machine(monkeypatch, tmp_path):
     assert "data: data" in settings.describe()
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "course-data"))
     assert "data: ~/course-data" in settings.describe()
+
+
+def test_path_from_display_inverts_display_path(monkeypatch, tmp_path):
+    inside = settings.PROJECT_ROOT / "data" / "03_subset" / "bag" / "image_0001.jpg"
+    assert settings.path_from_display(settings.display_path(inside)) == inside
+    monkeypatch.setenv("HOME", str(tmp_path))
+    home_file = tmp_path / "photos" / "cat.jpg"
+    assert settings.display_path(home_file) == "~/photos/cat.jpg"
+    assert settings.path_from_display("~/photos/cat.jpg") == home_file
