@@ -18,10 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/09_vision_transformers.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` while other jobs kept the machine busy
-# (load average 7 to 10, PyTorch on one thread): 410 s cold (empty cache; slowest cell 369 s,
-# the training; a second run loads its checkpoint), 22 s warm (cached results; slowest cell
-# 12 s, the imports); quick mode: 72 s.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine (PyTorch on 2
+# threads): 82 s cold (empty cache; slowest cell 69 s, the training; a second run loads its
+# checkpoint), 8 s warm (slowest cell 4 s); quick mode (nbval): 20 s.*
 #
 # **What you will learn**
 #
@@ -421,7 +420,8 @@ plt.show()
 # **What the stored figure shows.** The last-layer attention puts most of its weight on two
 # patches for the ankle boot and spreads thinner over the pullover and the trousers; rollout is smoother and
 # covers most of the grid; the gradient-weighted rollout keeps a few patches of it. Grad-CAM
-# on the ankle boot is two patches at the sole, and on the trousers it lights up the black
+# on the ankle boot is two stacked patches at the bottom: the lower edge of the sole and,
+# strongest, the black background just below it; on the trousers it lights up the black
 # background beside and between the legs. IG is a speckle of both signs on the garment and
 # exactly zero on the black background.
 
@@ -553,16 +553,16 @@ print(f"is the attention map an explanation of the class? {attention_is_explanat
 # (ρ = 1.000 ± 0.000 in the table). Both are computed before the output layer, so they cannot
 # say why the model chose this class rather than another; the assertions above check this
 # on whatever model runs. What they show is where information flows, and rollout does rank
-# pixels that matter: its deletion AUC is 0.193 against the random order's 0.342, and it beats
-# the random order on both curves on 4 of 8 images. The last-layer attention alone hardly
-# does (0.325, 1 of 8).
+# pixels that matter: its deletion AUC is 0.193 against the random order's 0.341, and it beats
+# the random order on both curves on 5 of 8 images. The last-layer attention alone hardly
+# does (0.323, 1 of 8).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Depending on the class is necessary, not sufficient.** The gradient-weighted rollout
-# changes with the output layer (ρ = 0.27) but scores 0.307 on deletion and 0.795 on
-# insertion, close to the random order's 0.342 and 0.798; Grad-CAM on the tokens is worse
-# than random on both (0.394 and 0.697): on the trousers it lights up the black background.
-# IG has the best deletion AUC (0.121) and passes completeness (gap 0.83% at most), but it
+# changes with the output layer (ρ = 0.27) but scores 0.306 on deletion and 0.794 on
+# insertion, close to the random order's 0.341 and 0.798; Grad-CAM on the tokens is worse
+# than random on both (0.393 and 0.697): on the trousers it lights up the black background.
+# IG has the best deletion AUC (0.121) and passes completeness (gap 0.89% at most), but it
 # fails the randomization check on this data: its map keeps ρ = 0.90 with the whole model
 # randomized, because from a black baseline every black pixel gets exactly zero whatever the
 # model (notebook 01, section 7). With 8 images the spread (± in the table) is as large as

@@ -18,10 +18,10 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/10_feature_visualization.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` while other jobs shared the machine:
-# 279 s cold (empty cache, load average 2 rising to 5; slowest cell 58 s, the optimisations
-# take 3 s each at load 2 and up to a minute at load 5), 10 s warm (cached results; slowest
-# cell 3 s); quick mode: 165 s cold (load 8), 21 s warm. Not yet measured on an idle machine.*
+# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 42 s cold (empty
+# cache; slowest cell 12 s, the activation tables of section 6; each cell that optimises
+# images takes 1 to 3 s), 9 s warm (cached optimisations; slowest cell 3 s); quick mode
+# (nbval): 10 s.*
 #
 # **What you will learn**
 #
@@ -192,7 +192,7 @@ report("pixels + transforms", runs["pixels + transforms"])
 # falls), in three **decorrelated colour components** mixed into RGB by the square root of the
 # colour covariance of the course's photos. A gradient step then changes large smooth
 # patterns as readily as fine ones. The parameterisation is exact: an image converted to its
-# parameters and back is unchanged.
+# parameters and back is unchanged, up to float rounding (printed below).
 
 # %%
 photo = torch.from_numpy(np.asarray(sample_images(["chelsea"])["chelsea"].resize((SIZE, SIZE)), dtype=np.float32))
@@ -264,9 +264,12 @@ plt.show()
 #   probabilities and means little.)
 # - **Fourier + transforms** reaches P = 1.000 and keeps it under every shift (1.000): pink-red
 #   curved shapes, an arc like a bent neck in the middle and pink patches below it, on a
-#   blue-grey, feather-like texture. Its logit rises fastest over the first 20 steps.
-# - **total variation** at weight 20 changed little: the image, the curve and the numbers are
-#   close to those without it.
+#   blue-grey, feather-like texture. Its logit (green) rises much faster than the pixel runs'
+#   at first, to about 40 by step 12, then climbs slowly to about 55; the plain pixels' logit
+#   passes it only after about step 45.
+# - **total variation** at weight 20 changed little: the same P (1.000) and survival (1.00),
+#   a curve close to the green one (red, a little higher over the first 12 steps) and an
+#   image with the same red arc and patches.
 
 # %% slideshow={"slide_type": "subslide"}
 plain, robust_pixels, fourier = runs["plain pixels"], runs["pixels + transforms"], runs["Fourier + transforms"]
@@ -379,25 +382,30 @@ plt.show()
 #   patch of Chelsea's fur), the bright trousers of Fashion-MNIST on black, all long vertical
 #   edges, for 1, and the blue sky around the rocket for 11.
 # - **middle** (`_blocks.10`): larger patterns. Folded planes with sharp edges (102), eye-like
-#   swirls (96), fine strokes like fur or straw (71). The examples: the rim of the coffee cup
-#   (102), Chelsea's eyes (96), grass (71), smooth reddish or grey surfaces (70: moon, retina).
+#   swirls (96), fine strokes like fur or straw (71), a mottled pink and teal texture (70).
+#   The examples: three crops of the coffee cup and one of the astronaut (102), Chelsea's eyes
+#   in all four (96), grass in all four (71), smooth reddish, brown or grey surfaces (70: the
+#   moon, the retina twice, the table under the coffee cup).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# - **late** (`_blocks.15`): object parts more than textures. Round eye-like spots (57), whose
-#   four best examples are all crops of Chelsea's face with both eyes; red patches with
-#   metal-like detail (89), which fires on the red motorcycle. Channels 119 and 30 fire most on
-#   Fashion-MNIST bags and pullovers (a bright object on black), yet their optimised images
-#   show no bag: the two views disagree, which is why data-set examples belong beside the
-#   optimised image.
+# - **late** (`_blocks.15`): blotchy optimised images, harder to read; examples that are
+#   objects or object parts. Round eye-like swirls with dark centres (57), whose four best
+#   examples are all crops of Chelsea's face with both eyes; a red patch with a few dark spots
+#   (89), whose best examples are three crops of the red motorcycle and, fourth, grass (4.38,
+#   close to the motorcycle's 4.44 to 4.52). Channels 119 and 30 fire most on Fashion-MNIST
+#   bags and pullovers (a bright object on black), yet their optimised images show no bag:
+#   the two views disagree, which is why data-set examples belong beside the optimised image.
 #
-# From shallow to deep, in this run: colours, orientations and fine textures, then larger
-# patterns that match parts of the photos (a cup's rim, eyes), then units whose best
-# examples are one kind of object part.
+# From shallow to deep, in this run: colours, orientations and fine textures in the early
+# layer; larger patterns in the middle one, some matching parts of the photos (the cup,
+# Chelsea's eyes); objects and object parts among the late layer's best examples. The
+# progression is rough: the middle channel 96 already picks the same eye crops as the late
+# channel 57, and grass is among the best examples at all three depths.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **A channel is not a neuron.** The channel objective rewards the pattern at every position,
 # so it tiles the image. One neuron (the channel at the centre position) sees only its
-# receptive field, so only the middle of the image matters to it.
+# receptive field, so the middle of the image matters most to it.
 
 # %%
 @cached
@@ -480,9 +488,11 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# In the stored run torch-lucent reaches P = 0.948 with a survival of 0.71 in the same 64
-# steps, against P = 1.000 and 1.00 for ours. Its image shows pink vertical strokes and one
-# eye-like spot; ours, the curved pink shape. The two differ in details: lucent pads the image
+# In the stored run torch-lucent reaches P = 0.474 in the same 64 steps, and 0.518 under
+# jitter (a survival of 1.09: the shifted copies score slightly higher), against P = 1.000
+# and a survival of 1.00 for ours. Its image is a reddish-brown, fur-like texture with a few
+# dark curved strokes in the middle and one blue eye-like spot near the lower right corner;
+# ours shows the red curved shape. The two differ in details: lucent pads the image
 # by 12 grey pixels and jitters twice (8 and 4 pixels), uses Lucid's fixed colour matrix
 # (measured on ImageNet) where we use our photos' covariance, and scales its spectrum
 # differently. One class and one seed are no benchmark: the point is that a library run and a
@@ -528,8 +538,8 @@ check_fourier_alone_prediction(prediction, model, target, size=96, steps=32, exe
 
 # %% [markdown] tags=["solution"]
 # **Model answer.** In the stored run the prediction `False` is right: without transforms the
-# Fourier image reaches a high probability but keeps well under 90% of it under jitter (the
-# check prints the numbers). The parameterisation changes which images are easy to reach,
+# Fourier image reaches P = 1.000 but keeps only 41% of it under jitter (0.411, printed by
+# the check). The parameterisation changes which images are easy to reach,
 # not what the loss rewards: only the random transforms reward patterns that work at every
 # position.
 
@@ -575,13 +585,14 @@ check_laplacian_penalty(laplacian_penalty, exercise=2, model=model, target=targe
 # %% [markdown] tags=["solution"]
 # **Model answer.** In the stored run, channels 119 and 30 of the late layer fire most on
 # Fashion-MNIST bags and pullovers (mean activations 10.61 and 12.73, the highest in their
-# rows), while their optimised images are reddish, blotchy textures with no bag in them.
+# rows), while their optimised images show no bag: 119's is a blotchy grey and red texture,
+# 30's blue-grey swirls with a few small red loops.
 # Reasons: (1) the candidates are few and unlike ImageNet (32-pixel grey clothes on black,
 # upsampled), so "what fires most here" is a statement about this pool, not about all images;
 # (2) a channel responds to many things at once, and the optimiser finds just one input it
 # likes, often a texture that no photo contains (the channel may, for example, respond to
 # large bright regions with sharp contours, and the optimum exaggerates that). An
 # experiment: compute `activation_table` for the optimised image itself and compare with
-# the top examples (the optimum should activate the channel far more), then add new
-# candidates (more photos, other crops or CIFAR-10 with internet) and see whether the top
-# examples stay of one kind.
+# the top examples (an optimum far above every candidate found something the pool lacks),
+# then add new candidates (more photos, other crops or CIFAR-10 with internet) and see
+# whether the top examples stay of one kind.
