@@ -23,7 +23,7 @@
 # the data-set run of section 2). Nothing is cached, since the notebook measures the
 # pipeline itself: every run recomputes everything (only the offline fallback's image files
 # are written once, by the first run; they were already on disk for the stored run). Quick
-# mode was not timed with this run.*
+# mode (nbval): 47 s.*
 #
 # **What you will learn**
 #
