@@ -24,7 +24,8 @@
 # pipeline itself: every run recomputes everything (only the offline fallback's image files
 # are written once, by the first run; they were already on disk for the stored run). Quick
 # mode (nbval): 47 s.*
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What you will learn**
 #
 # - how to run a notebook experiment over a real data set on disk: a subset of Caltech-101
@@ -36,7 +37,7 @@
 #   a time, path points in fixed-size batches, every figure closed;
 # - how to run the same pipeline from a terminal, `python -m helpers.explain`, and on Ray.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # > **Offline note.** As in notebook 02, MobileNetV3-Large is replaced by EfficientNet-Lite0
 # > when its weights cannot be had. Caltech-101 (about 9,000 photos, 101 categories) is
 # > downloaded by torchvision into the course's data folder the first time; without internet,
@@ -106,7 +107,7 @@ OUT_DIR = settings.PROJECT_ROOT / "build" / "03_explanations"
 # category, spread evenly over the categories. Then we add a file that only pretends to be
 # an image, the kind of thing a real folder always contains sooner or later.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 dataset = load_caltech101()
 print(f"{dataset.name}: {len(dataset):,} images in {len(dataset.categories)} categories, "
       f"in {settings.display_path(dataset.root)}")
@@ -133,7 +134,7 @@ print(f"  ... and {len(folders) - 4} more folders" if len(folders) > 4 else "")
 # %% slideshow={"slide_type": "skip"}
 classifier = load_classifier(MODEL_NAME).to(settings.pick_device())
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # While the stream runs, `rss_profile` reads the process's resident memory (RSS) after every
 # tenth of the files, each time after `gc.collect()`. The criterion for "memory stays flat":
 # leave out the first 20% of the readings (allocator pools filling up), then compare the
@@ -141,7 +142,7 @@ classifier = load_classifier(MODEL_NAME).to(settings.pick_device())
 # kept anything per image would grow by that much times the images per half. The course's
 # tests run the same measurement over 400 images (`tests/test_explain_stream.py`).
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 RUN_DIR = OUT_DIR / "subset_run"
 shutil.rmtree(RUN_DIR, ignore_errors=True)
 n_files = len(subset) + 1  # the broken file too
@@ -160,14 +161,14 @@ print(f"growth after warm-up (highest reading of the second half minus the first
 summary.assign(file=summary.file.map(lambda f: "/".join(Path(f).parts[-2:]))).drop(
     columns=["completeness_gap", "convergence_delta", "figure", "map"]).head(6)
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 # NBVAL_CHECK_OUTPUT
 failed = summary[summary.error.notna()]
 print("reported as errors:", ", ".join(failed.file.map(lambda f: Path(f).name)))
 print("every image of the subset explained, once:",
       sorted(summary.file[summary.error.isna()]) == sorted(settings.display_path(p.resolve()) for p in subset))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the lines above, not an expectation. In the stored run the 201 files (the 200 images
 # and the broken file) took 20.9 s, 9.60 images/s as printed (the broken file counted), with
 # the plain gradient of efficientnet_lite0, on an idle machine (load average 1.2 on 2 CPUs).
@@ -195,7 +196,7 @@ print("every image of the subset explained, once:",
 # prediction counts as correct when it is one of its category's classes; categories that
 # name no class are not scored.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"slide_type": "skip"}
 matches = {category: imagenet_matches(category, classifier.categories) for category in dataset.categories}
 named = [category for category in dataset.categories if matches[category]]
 print(f"{len(named)} of {len(dataset.categories)} {dataset.name} category names match ImageNet class names: "
@@ -210,7 +211,7 @@ else:
     print(f"in the subset: none of the {len(explained)} images is of such a category: nothing to score")
 scored[["category", "top1_label", "confidence", "correct"]]
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the stored run, with the offline fallback, 3 of the 10 Fashion-MNIST category names
 # match ImageNet class names (bag, coat, sandal); 60 of the 200 images belong to them, and
 # the top-1 class is right for 4 of the 60 (7%): three coats predicted as 'trench coat' and
@@ -245,7 +246,7 @@ rows.assign(file=rows.file.map(lambda f: "/".join(Path(f).parts[-2:]))).drop(col
 # column `completeness_gap` divides it by |F(x) − F(x')|. The course asks for a gap under
 # 1% (the bar of notebook 07).
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"}
 for _, row in rows.iterrows():
     gap, delta = float(row.completeness_gap), float(row.convergence_delta)
     verdict = "enough" if gap < GAP_THRESHOLD else "NOT enough"
@@ -254,7 +255,7 @@ for _, row in rows.iterrows():
 print(f"{(rows.completeness_gap.astype(float) < GAP_THRESHOLD).sum()} of {len(rows)} images under "
       f"the {GAP_THRESHOLD:.0%} bar")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the verdicts above, not an expectation. In the stored run none of the 4 images is
 # under the bar at `n_steps` = 50: the gaps are 3.6% (the second bag), 7.4% (the coat), 7.8%
 # (the first bag) and 11.7% (the sandal). So the four maps drawn below are **not** converged
@@ -264,7 +265,7 @@ print(f"{(rows.completeness_gap.astype(float) < GAP_THRESHOLD).sum()} of {len(ro
 # maps as rough estimates of IG. The same number is in `summary.csv`, so a data set can be
 # filtered on it.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # Each figure shows the image, the attribution map and the overlay, with the top-3
 # predictions in the title. Colours follow the course's convention: **green: for the class,
 # red: against**. Each map is scaled on its own (every colorbar runs from −1 to 1), so
@@ -317,7 +318,7 @@ else:
 cli_out = settings.display_path(OUT_DIR / "cli")
 # !cd {settings.PROJECT_ROOT} && {sys.executable} -m helpers.explain {settings.display_path(subset[0])} --model {MODEL_NAME} --n-steps {N_STEPS} --out {cli_out} --quiet
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # And a bad option: one line on standard error, exit code 2, nothing computed.
 
 # %%
@@ -353,7 +354,7 @@ def timed_run(name, out, **engine):
 
 local_rows = timed_run("local (DataLoader workers)", "scale_local")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # Now the command line, killed with SIGKILL as soon as two rows are in its `summary.csv`,
 # then resumed. `run.json` beside the summary records the model, method and `n_steps`;
 # `--resume` skips the files already listed, and only under the same settings.

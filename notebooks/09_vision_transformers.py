@@ -23,7 +23,8 @@
 # checkpoint), 8 s warm (slowest cell 4 s); quick mode (nbval): 20 s.*
 #
 # **What you will learn**
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - how a vision transformer (ViT) sees an image: a grid of patches, a class token, and in
 #   every block an **attention** matrix;
 # - four ways to turn a ViT into a map: the class token's **raw attention**, **attention
@@ -144,12 +145,12 @@ else:
     print(f"trained on {vit_meta['train_images']} images in {train_seconds:.0f} s; saved to "
           f"{settings.display_path(VIT_CHECKPOINT)}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **The CNN of notebook 01, for comparison.** We load its checkpoint when notebook 01 has
 # trained it on the same data set; otherwise the same network is trained here for one epoch
 # (AdamW), and the line says so. Section 5 also uses it to cross-check two Grad-CAM libraries.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 if CNN_CHECKPOINT.is_file() and load_cifar_cnn(CNN_CHECKPOINT)[1].get("dataset") == dataset.name:
     cnn, cnn_meta = load_cifar_cnn(CNN_CHECKPOINT)
     cnn_source = f"notebook 01's checkpoint {settings.display_path(CNN_CHECKPOINT)}"
@@ -197,7 +198,7 @@ print("explained:", ", ".join(names))
 # `nn.MultiheadAttention` without returning it; `vit.recording_attention(model)` swaps in an
 # explicit computation (same outputs, checked in the tests) and keeps every $A^{(b,h)}$.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 attentions, _, _ = vit.attention_and_gradients(model, images)
 print(f"{len(attentions)} blocks, each {tuple(attentions[0].shape)} (images, heads, tokens, tokens); "
       f"rows sum to 1: {torch.allclose(attentions[-1].sum(-1), torch.ones(1))}")
@@ -224,7 +225,7 @@ def show_map(ax, values, title, signed=False):
     ax.set_yticks([])
 
 
-# %% slideshow={"slide_type": "subslide", "hide_input": true}
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2 + last.shape[1], figsize=(3 * (2 + last.shape[1]), 3))
 show_image(axes[0], images[0], f"{names[0]}")
 for head in range(last.shape[1]):
@@ -238,7 +239,7 @@ on_patches = attentions[-1][:, :, 0, 1:].sum(-1)  # the rest stays on the class 
 print("share of the class token's attention on the patches, per head (mean over images): "
       + ", ".join(f"{v:.2f}" for v in on_patches.mean(0)))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the stored figure, two heads put most of their weight (over 0.8, read on their colour
 # bars) on one patch each, while the other two spread theirs thinly over the grid; their mean
 # is dominated by those two patches. Each head looks at something different, and "the"
@@ -276,7 +277,7 @@ print(f"rollout maps: {tuple(rollout_maps.shape)}; share of the class token's ro
 # `vit.attention_and_gradients(model, x, target)` returns the attention and these gradients in
 # one backward pass; `vit.gradient_weighted_rollout` is the formula.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 attentions_t, gradients_t = [], []
 for x, t in zip(images, targets):
     a, g, _ = vit.attention_and_gradients(model, x[None], int(t))
@@ -302,7 +303,7 @@ print(f"gradient-weighted maps: {tuple(weighted_maps.shape)}; "
 # last block's first LayerNorm (`ln_1`), whose patch tokens still feed the class token
 # through that block's attention.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 def token_gradient(model, x, target, layer):
     """The gradient of the target score with respect to ``layer``'s output tokens (N, T, D)."""
     recorded = {}
@@ -318,7 +319,7 @@ print(f"largest |gradient| on the patch tokens: at encoder.ln {at_output[:, 1:].
       f"| at the last block's ln_1 {at_ln1[:, 1:].abs().max():.1e}")
 assert at_output[:, 1:].abs().max() == 0 < at_ln1[:, 1:].abs().max()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # pytorch-grad-cam returns maps scaled to [0, 1] and resized to the image (bilinear). Our own
 # version, `vit.gradcam_tokens`, is five lines: hook the layer, take the gradient of the score,
 # fold both into the grid, weight the channels by the mean gradient, keep the positive part.
@@ -326,7 +327,7 @@ assert at_output[:, 1:].abs().max() == 0 < at_ln1[:, 1:].abs().max()
 # gradients only on tensors that require them, so with frozen parameters (as here, and as
 # `load_classifier` returns its models) the input must require gradients.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 layer = vit.gradcam_layer(model)
 with GradCAM(model, [layer], reshape_transform=vit.token_grid) as library_cam:
     library_maps = torch.from_numpy(library_cam(images.clone().requires_grad_(True),
@@ -347,12 +348,12 @@ vit_difference = float((scaled_and_resized(own_maps, 32) - library_maps).abs().m
 print(f"ViT, own Grad-CAM vs pytorch-grad-cam: largest difference {vit_difference:.1e} (maps in [0, 1])")
 assert vit_difference < 1e-3
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **Both libraries on a CNN.** Captum has no reshape transform, but on 01's CNN, where both
 # apply, its `LayerGradCam` and pytorch-grad-cam must compute the same map at the second
 # convolution.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 cnn_layer = cnn[1].conv2
 captum_maps = torch.cat([LayerGradCam(cnn, cnn_layer).attribute(x[None], target=int(t), relu_attributions=True)
                          for x, t in zip(images, targets)])[:, 0].detach()
@@ -372,7 +373,7 @@ assert usable.any() and cnn_difference < 1e-3
 # $|\sum_i \mathrm{IG}_i - (F(x) - F(x'))| / |F(x) - F(x')|$ under 1%. We start at
 # `IG_FIRST_STEPS` and double `n_steps` until every image passes, and print each gap.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def converged_ig(model, images, targets, first_steps, bar):
     """IG from black with n_steps doubled until every image's completeness gap is under ``bar``."""
@@ -398,7 +399,7 @@ assert ig_gaps.max() < IG_GAP, "IG did not converge: raise the step limit"
 # they are, one square per patch: a ViT has one vector per patch, so a map built from its
 # tokens cannot be finer.
 
-# %% slideshow={"slide_type": "subslide", "hide_input": true}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 token_maps = {
     "last-layer attention": last.mean(1),
     "rollout": rollout_maps,
@@ -416,7 +417,7 @@ fig.suptitle(f"Why did the tiny ViT predict the class on the left? ({dataset.nam
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What the stored figure shows.** The last-layer attention puts most of its weight on two
 # patches for the ankle boot and spreads thinner over the pullover and the trousers; rollout is smoother and
 # covers most of the grid; the gradient-weighted rollout keeps a few patches of it. Grad-CAM
@@ -437,7 +438,7 @@ plt.show()
 #   class.
 # - **Completeness** where it applies: IG only.
 
-# %%
+# %% slideshow={"hide_input": true}
 METHODS = {**vit.token_methods(), "Integrated Gradients": lambda m, x, t: integrated_gradients(
     m, x, t, n_steps=ig_steps, internal_batch_size=128)}
 groups = vit.vit_cascade_groups(model)
@@ -466,7 +467,7 @@ random_auc = curves[curves.method == "random"].set_index("image")[["deletion AUC
 print(f"{len(curves)} pairs of curves scored on {len(images)} images")
 
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def cascade_scores(model, images, targets, groups, stages):
     """Rank correlation of every method's map with the original after each cascade stage, per image."""
@@ -483,7 +484,7 @@ cascade = cascade_scores(model, images, targets, groups, STAGES)
 by_stage = cascade.pivot_table(index="method", columns="stage", values="correlation", aggfunc="mean")[STAGES]
 by_stage.round(2)
 
-# %% slideshow={"slide_type": "subslide", "hide_input": true}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 fig, ax = plt.subplots(figsize=(8, 3.8))
 for name in METHODS:
     rows = cascade[cascade.method == name].pivot(index="image", columns="stage", values="correlation")[STAGES]
@@ -497,11 +498,11 @@ ax.legend(fontsize=8, loc="lower left")
 fig.tight_layout()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **One table.** Per method, the mean ± standard deviation over the images of each test;
 # "beats random" counts the images whose map beats the random order on deletion and insertion.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 def mean_sd(values):
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
@@ -543,11 +544,11 @@ attention_is_explanation = not set(ATTENTION_MAPS) & set(class_blind)
 assert set(ATTENTION_MAPS) <= set(class_blind), "attention changed with the output layer: revise section 9"
 assert "gradient-weighted rollout" not in class_blind, "the gradient-weighted map ignored the class: revise section 9"
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 print(f"is the attention map an explanation of the class? {attention_is_explanation}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **The answer, for this model: no.** In the run stored here, randomizing the output layer
 # alone leaves the last-layer attention and the rollout map unchanged on all 8 images
 # (ρ = 1.000 ± 0.000 in the table). Both are computed before the output layer, so they cannot
@@ -577,7 +578,7 @@ print(f"is the attention map an explanation of the class? {attention_is_explanat
 # EfficientNet-Lite0, a CNN: it has no attention to read, so only Grad-CAM applies, through
 # pytorch-grad-cam on its deepest layer, and the cell says so.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 classifier = load_classifier("vit_b_16")
 photo = sample_images([PHOTO])[PHOTO]
 x_photo = classifier.input_batch(photo)

@@ -24,7 +24,8 @@
 # (nbval): 10 s.*
 #
 # **What you will learn**
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - how **activation maximisation** works: optimise an input image so that a class logit,
 #   one channel of a layer or one neuron becomes as large as possible (Erhan et al. 2009;
 #   Olah, Mordvintsev & Schubert, *Feature Visualization*, Distill 2017);
@@ -114,7 +115,7 @@ with torch.no_grad():
         print(f"{depth:>6} layer {layer!r}: {shape[0]} channels, {shape[1]}x{shape[2]} positions for a "
               f"{SIZE}x{SIZE} image")
 
-# %% slideshow={"slide_type": "-"}
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 print(f"class to visualise: {CLASS_NAME} (ImageNet index {target})")
 
@@ -129,7 +130,7 @@ print(f"class to visualise: {CLASS_NAME} (ImageNet index {target})")
 # The whole optimiser of `helpers/featurevis.py`: a parameterisation makes the image, an
 # optional random transform moves it, the objective is read, Adam steps.
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"}
 print(inspect.getsource(fv.visualize))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -145,14 +146,14 @@ for bad in (lambda: fv.scores(model, fv.channel("block99", 0), torch.zeros(1, 3,
     except ValueError as error:
         print("ValueError:", str(error)[:150])
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # Every optimisation below is cached (`helpers.cache`): a second run reads it from disk.
 # Two numbers judge a class image: the **probability** the model gives the class, and the
 # probability left when the image is **shifted at random** by up to 16 pixels (32 shifts,
 # edges reflected). Their ratio is the *survival*: near 1 for a feature the model sees
 # wherever it is, near 0 for a pattern that only works at its exact position.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def class_visualization(model, target, size, steps, parameterisation, robust, tv_weight=0.0):
     """A class image, the objective per step, its probability and jitter survival."""
@@ -194,7 +195,7 @@ report("pixels + transforms", runs["pixels + transforms"])
 # patterns as readily as fine ones. The parameterisation is exact: an image converted to its
 # parameters and back is unchanged, up to float rounding (printed below).
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 photo = torch.from_numpy(np.asarray(sample_images(["chelsea"])["chelsea"].resize((SIZE, SIZE)), dtype=np.float32))
 photo = (photo.permute(2, 0, 1)[None] / 255).clamp(0.01, 0.99)
 round_trip = fv.FourierImage.from_image(photo)().detach()
@@ -202,7 +203,7 @@ print(f"Fourier parameters -> image: max difference to the photo {float((round_t
 print("colour basis (square root of the photos' colour covariance, rows R, G, B):")
 print(np.round(fv.photo_colour_basis().numpy(), 3))
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 runs["Fourier + transforms"] = class_visualization(model, target, SIZE, CLASS_STEPS, "fourier", robust=True)
 report("Fourier + transforms", runs["Fourier + transforms"])
 
@@ -217,11 +218,11 @@ runs["Fourier + transforms + TV"] = class_visualization(model, target, SIZE, CLA
                                                         tv_weight=TV_WEIGHT)
 report("Fourier + transforms + TV", runs["Fourier + transforms + TV"])
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # The four images side by side, the objective during the optimisation, and each image shifted
 # once at random (the kind of change the survival number measures):
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 generator = torch.Generator().manual_seed(1)
 fig, axes = plt.subplots(2, len(runs) + 1, figsize=(3.3 * (len(runs) + 1), 6.8),
                          gridspec_kw={"width_ratios": [1] * len(runs) + [1.5]})
@@ -290,7 +291,7 @@ print(f"P >= 0.9 for plain pixels ({plain['clean']:.3f}) and robust Fourier ({fo
 # CIFAR-10 (Fashion-MNIST offline), all resized to `SIZE` pixels. One forward pass per layer
 # records every channel's mean activation for every candidate.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def test_images(count, size):
     """The first ``count`` test images of CIFAR-10 (Fashion-MNIST offline), resized to ``size``, and their labels."""
@@ -308,7 +309,7 @@ source = extra_labels[0].split(" #")[0]
 print(f"{len(candidates)} candidates: {len(crops)} photo crops + {EXTRA_IMAGES} test images of {source}"
       + ("" if source == "CIFAR-10" else " (the offline stand-in for CIFAR-10, announced when first loaded)"))
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def activation_tables(model, layers, images):
     """For each layer: the mean activation of every channel for every image (images x channels)."""
@@ -319,12 +320,12 @@ def activation_tables(model, layers, images):
 tables = activation_tables(model, list(LAYERS.values()), candidates)
 print("activation table per layer (candidates x channels):", {layer: tuple(t.shape) for layer, t in tables.items()})
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # Which channels to show? Not the first ones, which may be dull: per layer, the `N_CHANNELS`
 # channels whose activation varies most across the candidates (largest standard deviation),
 # the most selective ones.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 CHANNELS = {depth: tables[layer].std(dim=0).topk(N_CHANNELS).indices.tolist() for depth, layer in LAYERS.items()}
 for depth, channels in CHANNELS.items():
     print(f"{depth:>6} layer {LAYERS[depth]!r}: channels {channels}")
@@ -335,7 +336,7 @@ for depth, channels in CHANNELS.items():
 # transforms, `CHANNEL_STEPS` steps, `CHANNEL_SIZE` pixels), each beside its four best
 # data-set examples, with their mean activation above them. One cell per layer.
 
-# %%
+# %% slideshow={"hide_input": true}
 @cached
 def channel_visualizations(model, layer, channels, size, steps):
     """One robust Fourier image per channel of ``layer`` (a batch), and the objective per step."""
@@ -402,12 +403,12 @@ plt.show()
 # progression is rough: the middle channel 96 already picks the same eye crops as the late
 # channel 57, and grass is among the best examples at all three depths.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **A channel is not a neuron.** The channel objective rewards the pattern at every position,
 # so it tiles the image. One neuron (the channel at the centre position) sees only its
 # receptive field, so the middle of the image matters most to it.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 @cached
 def neuron_visualization(model, layer, channel_index, size, steps):
     return fv.visualize(model, fv.neuron(layer, channel_index), shape=(1, 3, size, size), steps=steps,
@@ -436,7 +437,7 @@ centre_share = float(change[half:-half, half:-half].mean() / change.mean())
 print(f"neuron image: the central half (a quarter of the area) changed {centre_share:.1f} times as much as the "
       f"image on average")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # In the stored run the channel image of channel 102 tiles folded planes over the whole image;
 # the neuron image has a single dark-and-red, star-like shape on the centre and only a faint
 # grainy texture around it: the central half changed 1.7 times as much as the image on
@@ -452,7 +453,7 @@ print(f"neuron image: the central half (a quarter of the area) changed {centre_s
 # defaults otherwise (Fourier + decorrelated colours, its standard jitter, scale and rotation,
 # Adam with learning rate 0.05), and `preprocess=False`, since our model normalises its input.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 from lucent.optvis import param as lucent_param
 from lucent.optvis import render as lucent_render
 
@@ -476,7 +477,7 @@ lucent_run = lucent_visualization(model, lucent_layer, target, SIZE, CLASS_STEPS
 report("torch-lucent", lucent_run)
 report("ours: Fourier + transforms", runs["Fourier + transforms"])
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2, figsize=(8, 4.3))
 for ax, (name, run) in zip(axes, [("ours: Fourier + transforms", runs["Fourier + transforms"]),
                                   ("torch-lucent 0.1.8", lucent_run)]):
