@@ -18,14 +18,6 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/03_batch_pipeline.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run`'s command on an idle machine (section 2
-# prints the load during the stored run: 1.2): 83 s for the stored run (slowest cell 21 s,
-# the data-set run of section 2). Nothing is cached, since the notebook measures the
-# pipeline itself: every run recomputes everything (only the offline fallback's image files
-# are written once, by the first run; they were already on disk for the stored run). Quick
-# mode (nbval): 47 s.*
-
-# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What you will learn**
 #
 # - how to run a notebook experiment over a real data set on disk: a subset of Caltech-101
@@ -36,6 +28,14 @@
 # - how to keep memory bounded whatever the number of images: streamed inputs, one image at
 #   a time, path points in fixed-size batches, every figure closed;
 # - how to run the same pipeline from a terminal, `python -m helpers.explain`, and on Ray.
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# *Run time on a 2-core CPU, measured with `make run`'s command on an idle machine (section 2
+# prints the load during the stored run: 1.2): 83 s for the stored run (slowest cell 21 s,
+# the data-set run of section 2). Nothing is cached, since the notebook measures the
+# pipeline itself: every run recomputes everything (only the offline fallback's image files
+# are written once, by the first run; they were already on disk for the stored run). Quick
+# mode (nbval): 47 s.*
 
 # %% [markdown]
 # > **Offline note.** As in notebook 02, MobileNetV3-Large is replaced by EfficientNet-Lite0
