@@ -270,15 +270,23 @@ def save_checkpoint(model: nn.Module, path, **metadata) -> Path:
     return path
 
 
-def load_cifar_cnn(path) -> tuple[nn.Sequential, dict]:
-    """Load a checkpoint written by ``save_checkpoint`` into a fresh ``cifar_cnn()``."""
+def load_checkpoint(path, build: Callable[[dict], nn.Module], what: str, how_to_make: str) -> tuple[nn.Module, dict]:
+    """A checkpoint written by ``save_checkpoint``: ``build(metadata)`` with the saved weights (eval mode), and
+    the metadata. A missing or unreadable file is a clear error naming ``what`` it should hold."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"No checkpoint at {path}: train the model first (set USE_PRETRAINED_MODEL = False).")
+        raise FileNotFoundError(f"No {what} checkpoint at {display_path(path)}: {how_to_make}.")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        model = cifar_cnn(len(checkpoint["metadata"].get("classes", range(10))))
+        model = build(checkpoint["metadata"])
         model.load_state_dict(checkpoint["state_dict"])
     except Exception as error:
-        raise ValueError(f"{path} is not a checkpoint of the tutorial CNN: {error}") from None
+        raise ValueError(f"{display_path(path)} is not a checkpoint of the {what} ({error}). "
+                         f"Delete it and run again to retrain.") from None
     return model.eval(), checkpoint["metadata"]
+
+
+def load_cifar_cnn(path) -> tuple[nn.Sequential, dict]:
+    """Load a checkpoint written by ``save_checkpoint`` into a fresh ``cifar_cnn()``."""
+    return load_checkpoint(path, lambda meta: cifar_cnn(len(meta.get("classes", range(10)))), "tutorial CNN",
+                           "train the model first (set USE_PRETRAINED_MODEL = False)")

@@ -26,8 +26,8 @@ from torch.utils.data import DataLoader, Subset
 from torchvision.models import VisionTransformer
 
 from helpers.validate import check_count
-from helpers.models import Normalize, save_checkpoint
-from helpers.settings import display_path, progress
+from helpers.models import Normalize, load_checkpoint, save_checkpoint
+from helpers.settings import progress
 
 # The course's tiny ViT: 32x32 images cut into an 8x8 grid of 4x4 patches, 4 blocks of 4 heads.
 TINY_VIT = {"image_size": 32, "patch_size": 4, "num_layers": 4, "num_heads": 4, "hidden_dim": 64, "mlp_dim": 128}
@@ -89,18 +89,8 @@ def accuracy(model: nn.Module, data, batch_size: int = 500) -> float:
 
 def load_tiny_vit(path) -> tuple[nn.Sequential, dict]:
     """A checkpoint written by ``load_or_train_tiny_vit``: the model (eval mode) and its metadata."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"No ViT checkpoint at {display_path(path)}: train it first (load_or_train_tiny_vit).")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        meta = checkpoint["metadata"]
-        model = tiny_vit(len(meta["classes"]), **meta["config"])
-        model.load_state_dict(checkpoint["state_dict"])
-    except Exception as error:
-        raise ValueError(f"{display_path(path)} is not a checkpoint of the tiny ViT ({error}). "
-                         "Delete it and run again to retrain.") from None
-    return model.eval(), meta
+    return load_checkpoint(path, lambda meta: tiny_vit(len(meta["classes"]), **meta["config"]), "tiny ViT",
+                           "train it first (load_or_train_tiny_vit)")
 
 
 def load_or_train_tiny_vit(dataset, path, training: dict, device="cpu"):

@@ -124,7 +124,7 @@ def test_cifar_cnn_checkpoint_round_trip(tmp_path):
 
 
 def test_missing_or_bad_checkpoint_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="No checkpoint at .*none.pt"):
+    with pytest.raises(FileNotFoundError, match="No tutorial CNN checkpoint at .*none.pt"):
         load_cifar_cnn(tmp_path / "none.pt")
     (tmp_path / "bad.pt").write_text("junk")
     with pytest.raises(ValueError, match="bad.pt is not a checkpoint"):

@@ -163,7 +163,7 @@ def test_tiny_vit_checkpoint_round_trip_and_clear_errors(tmp_path):
     again, meta_again, seconds_again = vit.load_or_train_tiny_vit(dataset, path, training)
     assert seconds_again is None and meta_again["accuracy"] == meta["accuracy"]
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
-    with pytest.raises(FileNotFoundError, match="No ViT checkpoint"):
+    with pytest.raises(FileNotFoundError, match="No tiny ViT checkpoint at .*missing.pt"):
         vit.load_tiny_vit(tmp_path / "missing.pt")
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="not a checkpoint of the tiny ViT"):
