@@ -19,22 +19,25 @@ IG_METHODS = ("riemann_left", "riemann_right", "riemann_middle", "riemann_trapez
 DEFAULT_BATCH = 8  # path points (IG) or noisy copies (SmoothGrad) per forward/backward pass
 
 
-def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid") -> tuple[torch.Tensor, torch.Tensor]:
-    """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral, in float64.
+def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid",
+                          dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral.
 
-    ``integrated_gradients`` casts them to the input's dtype, so a float64 model gets float64 weights.
+    ``integrated_gradients`` asks for them in the input's dtype, as Captum does: a float64 model
+    gets float64 nodes and weights, a float32 model exactly the float32 nodes it always had (on a
+    ReLU network a node that moves by 1e-8 can flip an activation and change a gradient).
     """
     n_steps = check_count(n_steps, "n_steps", minimum=2 if method == "riemann_trapezoid" else 1)
     uniform = torch.full((n_steps,), 1 / n_steps, dtype=torch.float64)
     if method == "riemann_left":
-        alphas, weights = torch.linspace(0, 1 - 1 / n_steps, n_steps, dtype=torch.float64), uniform
+        alphas, weights = torch.linspace(0, 1 - 1 / n_steps, n_steps, dtype=dtype), uniform
     elif method == "riemann_right":
-        alphas, weights = torch.linspace(1 / n_steps, 1, n_steps, dtype=torch.float64), uniform
+        alphas, weights = torch.linspace(1 / n_steps, 1, n_steps, dtype=dtype), uniform
     elif method == "riemann_middle":
-        alphas = torch.linspace(1 / (2 * n_steps), 1 - 1 / (2 * n_steps), n_steps, dtype=torch.float64)
+        alphas = torch.linspace(1 / (2 * n_steps), 1 - 1 / (2 * n_steps), n_steps, dtype=dtype)
         weights = uniform
     elif method == "riemann_trapezoid":
-        alphas = torch.linspace(0, 1, n_steps, dtype=torch.float64)
+        alphas = torch.linspace(0, 1, n_steps, dtype=dtype)
         weights = torch.full((n_steps,), 1 / (n_steps - 1), dtype=torch.float64)
         weights[[0, -1]] /= 2
     elif method == "gausslegendre":
@@ -42,7 +45,7 @@ def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid") -> tu
         alphas, weights = torch.from_numpy((nodes + 1) / 2), torch.from_numpy(gl_weights / 2)
     else:
         raise ValueError(f"Unknown method {method!r}: choose one of {', '.join(IG_METHODS)}.")
-    return alphas, weights
+    return alphas.to(dtype), weights.to(dtype)
 
 
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=None, n_steps: int = 50,
@@ -55,7 +58,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target, baseline=Non
     ``internal_batch_size`` path points go through the model at once (default ``DEFAULT_BATCH``, 8).
     """
     x, targets, baseline = prepare_inputs(model, x, target, baseline)
-    alphas, weights = ig_alphas_and_weights(n_steps, method)
+    alphas, weights = ig_alphas_and_weights(n_steps, method, x.dtype)
     batch = check_count(DEFAULT_BATCH if internal_batch_size is None else internal_batch_size, "internal_batch_size")
     total = torch.zeros_like(x)
     for start in range(0, len(alphas), batch):

@@ -247,3 +247,14 @@ def test_adaptive_ig_handles_a_batch_and_matches_fixed_ig_on_a_smooth_model(tiny
 def test_adaptive_ig_rejects_bad_arguments(tiny_model, tiny_input, kwargs, message):
     with pytest.raises(ValueError, match=message):
         adaptive_integrated_gradients(tiny_model, tiny_input, 0, **kwargs)
+
+
+@pytest.mark.parametrize("method", ["riemann_left", "riemann_right", "riemann_middle", "riemann_trapezoid"])
+def test_float32_nodes_are_exactly_captums_float32_linspace(method):
+    """On a ReLU network a node 1e-8 off can flip an activation: float32 inputs get float32 linspace nodes."""
+    n = 9
+    alphas, _ = ig_alphas_and_weights(n, method, torch.float32)
+    expected = {"riemann_left": torch.linspace(0, 1 - 1 / n, n), "riemann_right": torch.linspace(1 / n, 1, n),
+                "riemann_middle": torch.linspace(1 / (2 * n), 1 - 1 / (2 * n), n),
+                "riemann_trapezoid": torch.linspace(0, 1, n)}[method]
+    assert alphas.dtype == torch.float32 and torch.equal(alphas, expected)
