@@ -20,8 +20,8 @@ DEFAULT_BATCH = 8  # path points (IG) or noisy copies (SmoothGrad) per forward/b
 
 
 def ig_alphas_and_weights(n_steps: int, method: str = "riemann_trapezoid",
-                          dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
-    """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral.
+                          dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """Quadrature nodes ``alpha_k`` in [0, 1] and weights ``w_k`` (summing to 1) for IG's integral, in ``dtype``.
 
     ``integrated_gradients`` asks for them in the input's dtype, as Captum does: a float64 model
     gets float64 nodes and weights, a float32 model exactly the float32 nodes it always had (on a

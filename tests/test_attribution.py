@@ -161,8 +161,9 @@ def test_a_float64_model_keeps_float64_end_to_end(tiny_model, tiny_input):
     assert attributions.dtype == torch.float64
     gap = completeness_gap(model64, x64, 1, attributions).item()
     assert gap < 1e-9, f"float64 IG should be exact to ~1e-12 with 4096 Gauss-Legendre points, gap {gap:.2e}"
-    alphas, weights = ig_alphas_and_weights(7, "gausslegendre")
+    alphas, weights = ig_alphas_and_weights(7, "gausslegendre", torch.float64)
     assert alphas.dtype == weights.dtype == torch.float64
+    assert ig_alphas_and_weights(7, "gausslegendre")[0].dtype == torch.float32  # the default, as before
 
 
 def test_a_fractional_target_is_a_clear_error(tiny_model, tiny_input):
