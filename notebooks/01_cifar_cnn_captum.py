@@ -18,9 +18,11 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/01_cifar_cnn_captum.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 41 s cold (empty
-# cache; slowest cell 28 s (the training; a second run loads its checkpoint)), 14 s warm
-# (cached results; slowest cell 5 s); quick mode: 10 s.*
+# *Run time on a 2-core CPU, measured with `make run` while the machine was heavily loaded
+# (load average 16 on 2 cores, so the times are inflated several-fold): 129 s cold (the
+# checkpoint loaded; training it takes about 28 s more on an idle machine, once), 108 s warm
+# (cached attributions; slowest cell: exercise 2's check, 31 s under that load); quick mode:
+# QUICK s.*
 #
 # **What you will learn**
 #
@@ -275,7 +277,7 @@ print(f"better than chance (10%): {accuracy > 0.15}")
 # under 1% in the stored run). IG + SmoothGrad is **not** held to that bar here, and the last
 # line says by how much it misses: each of its `NT_SAMPLES` noisy copies gets only
 # `IG_STEPS // 4` points, to keep the cell fast (in the stored run the worst copy of each image
-# misses its own score change by 1.6% to 4.4%). Averaging many copies is what SmoothGrad is for,
+# misses its own score change by 1.3% to 3.8%). Averaging many copies is what SmoothGrad is for,
 # and the copies' errors are of both signs; read that column as a smoothed picture of IG, not
 # as an exact decomposition of the score.
 
@@ -385,13 +387,13 @@ agreement
 # %% [markdown]
 # **Reading the maps and the table.** The line above names the pair of methods that agree
 # most and the pair that agree least; a share well above 0.1 means two maps point at the
-# same pixels. In the stored run (Fashion-MNIST) the figure shows it: IG and DeepLift put
-# their green and red on the same strokes of each garment, while Saliency is spread over the
-# whole square, the black background included. Saliency measures sensitivity at $x$ only, so
-# it can highlight pixels that IG and DeepLift, which weigh each pixel by its difference from
-# the baseline, set to exactly zero (section 8). IG + SmoothGrad's map is the IG map averaged
-# over noisy copies: the same places, blurred, and with some colour on the background (a
-# noisy copy's background is no longer black).
+# same pixels. In the stored run (Fashion-MNIST) the figure shows it: IG, IG + SmoothGrad and
+# DeepLift put their green and red on the same strokes of each garment and leave the black
+# background transparent, while Saliency's blue is spread over the whole square, the
+# background and the dark openings included (the shoe's opening in row 4, the gap between the
+# trouser legs in row 3). Saliency measures sensitivity at $x$ only, so it can highlight
+# pixels that IG and DeepLift, which weigh each pixel by its difference from the baseline, set
+# to exactly zero (section 8).
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Working through the two mistakes
@@ -439,13 +441,14 @@ for n in range(N_CORRECT, len(chosen)):
 # pixels, and Saliency is 1.74 times as strong there as on its average pixel: the model's sandal
 # score is sensitive to the very region that looks like an open sandal. IG and DeepLift cannot
 # show that, since from a black baseline every black pixel gets exactly zero; their row shows
-# green along the top edge of the shoe and on the sole, with red patches in the middle of the
-# shoe. The second mistake is a *coat* called a *pullover* with 57.5%, the true class second
-# with 33.3%: two garments of the same shape, a near tie. Its IG and DeepLift maps look like
-# those of the pullover that was classified correctly (row 2): green and red strokes over the
-# whole body, the strongest green on vertical strokes at both sides of it. Nothing in a map
-# for *pullover* says why not *coat*: that needs the margin between the two scores explained,
-# which is exercise 3.
+# green on the strap above the opening and in patches on the lower half, red beside the
+# opening and at the heel. From a gray baseline they can, and section 8's figure shows it:
+# there, IG and DeepLift put their strongest green for *sandal* inside the opening. The second
+# mistake is a *coat* called a *pullover* with 57.5%, the true class second with 33.3%: two
+# garments of the same shape, a near tie. Its IG and DeepLift maps show green on vertical
+# strokes near the left edge of the body and red strokes down the middle, where a coat opens.
+# A map for *pullover* shows what raised that score, not why *coat* lost: that needs the
+# margin between the two scores explained, which is exercise 3.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 8. The baseline decides what IG and DeepLift can see
@@ -483,8 +486,9 @@ plt.show()
 # With the black baseline all of those pixels get exactly zero; with the gray one they carry
 # almost half of the total |attribution| (45.6% for IG, 44.8% for DeepLift in the stored run),
 # shown in the last column of the printed lines. In the figure, the gray-baseline columns
-# colour the background around each garment and the openings inside it, which stay
-# transparent (zero) in the black-baseline columns.
+# colour the background around each garment and the openings inside it (the strongest green
+# for *sandal* sits inside the boot's opening, row 4), all of which stay transparent (zero) in
+# the black-baseline columns.
 # Neither map is "the" truth: each answers *what made the score differ from that of the
 # baseline image?*, so choose the baseline that means "no evidence" for your data.
 
@@ -590,20 +594,30 @@ check_ig_debugged(integrated_gradients_by_hand, model, images, labels[chosen], p
 # baseline)`: Integrated Gradients of the **margin** $F_p(x) - F_t(x)$, one map per image. The
 # check runs it on the two mistakes of section 7 from a black baseline and verifies
 # completeness for the margin, within the course's 1% bar:
-# $\sum_i \text{map}_i = [F_p(x) - F_t(x)] - [F_p(x') - F_t(x')]$. Hint: IG is linear in the
-# function it explains.
+# $\sum_i \text{map}_i = [F_p(x) - F_t(x)] - [F_p(x') - F_t(x')]$. Hints: IG explains any
+# function of the image that returns one number per image, and a small `torch.nn.Module` can
+# wrap the model into that function; `adaptive_integrated_gradients` then takes it like any
+# model. A margin can be much smaller than either score, so its integral needs care.
 
 # %% tags=["solution"]
 # Exercise 3 (extend): write why_not, Integrated Gradients of the margin F_predicted - F_true
-def why_not(model, images, predicted, true, baseline, n_steps=1024):
-    """IG of F_predicted(x) - F_true(x) from ``baseline``: why this class and not the true one."""
-    def margin(inputs, predicted, true):  # Captum repeats predicted and true for every path point
-        scores = model(inputs)
-        return scores.gather(1, predicted[:, None]) - scores.gather(1, true[:, None])
+class Margin(torch.nn.Module):
+    """The margin F_predicted - F_true of one pair of classes, as a model with a single output."""
 
-    return IntegratedGradients(margin).attribute(images, baselines=baseline, target=0, n_steps=n_steps,
-                                                 additional_forward_args=(predicted, true),
-                                                 method="gausslegendre")
+    def __init__(self, model, predicted, true):
+        super().__init__()
+        self.model, self.predicted, self.true = model, int(predicted), int(true)
+
+    def forward(self, inputs):
+        scores = self.model(inputs)
+        return scores[:, [self.predicted]] - scores[:, [self.true]]
+
+
+def why_not(model, images, predicted, true, baseline):
+    """IG of F_predicted(x) - F_true(x) from ``baseline``, converged: why this class and not the true one."""
+    return torch.cat([adaptive_integrated_gradients(Margin(model, p, t), x[None], 0, baseline=b[None],
+                                                    target_gap=TARGET_GAP / 2)[0]
+                      for x, p, t, b in zip(images, predicted, true, baseline)])
 
 
 # %% tags=["check"]
