@@ -601,21 +601,19 @@ check_ig_debugged(integrated_gradients_by_hand, model, images, labels[chosen], p
 
 # %% tags=["solution"]
 # Exercise 3 (extend): write why_not, Integrated Gradients of the margin F_predicted - F_true
-class Margin(torch.nn.Module):
-    """The margin F_predicted - F_true of one pair of classes, as a model with a single output."""
-
-    def __init__(self, model, predicted, true):
-        super().__init__()
-        self.model, self.predicted, self.true = model, int(predicted), int(true)
-
-    def forward(self, inputs):
-        scores = self.model(inputs)
-        return scores[:, [self.predicted]] - scores[:, [self.true]]
-
-
 def why_not(model, images, predicted, true, baseline):
     """IG of F_predicted(x) - F_true(x) from ``baseline``, converged: why this class and not the true one."""
-    return torch.cat([adaptive_integrated_gradients(Margin(model, p, t), x[None], 0, baseline=b[None],
+
+    class Margin(torch.nn.Module):  # the margin of one pair of classes, as a model with a single output
+        def __init__(self, p, t):
+            super().__init__()
+            self.model, self.p, self.t = model, int(p), int(t)
+
+        def forward(self, inputs):
+            scores = self.model(inputs)
+            return scores[:, [self.p]] - scores[:, [self.t]]
+
+    return torch.cat([adaptive_integrated_gradients(Margin(p, t), x[None], 0, baseline=b[None],
                                                     target_gap=TARGET_GAP / 2)[0]
                       for x, p, t, b in zip(images, predicted, true, baseline)])
 
