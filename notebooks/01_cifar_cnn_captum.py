@@ -19,10 +19,10 @@
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/01_cifar_cnn_captum.ipynb)
 #
 # *Run time on a 2-core CPU, measured with `make run` while the machine was heavily loaded
-# (load average 16 on 2 cores, so the times are inflated several-fold): 129 s cold (the
-# checkpoint loaded; training it takes about 28 s more on an idle machine, once), 108 s warm
-# (cached attributions; slowest cell: exercise 2's check, 31 s under that load); quick mode:
-# QUICK s.*
+# (load average 15 to 16 on 2 cores, so several times slower than idle): 129 s cold (checkpoint
+# loaded; slowest cell 38 s, the four methods; training the network, once, adds about 28 s on
+# an idle machine), 104 s warm (cached attributions; slowest cell 21 s, the accuracy on the
+# 10,000 test images); quick mode: 83 s under the same load.*
 #
 # **What you will learn**
 #
