@@ -267,7 +267,7 @@ print(f"better than chance (10%): {accuracy > 0.15}")
 # the score between the baseline and the image over the pixels. DeepLift does it with one
 # modified backward pass; IG with many gradients along the path: here
 # `adaptive_integrated_gradients` places them where the integrand changes fastest and stops when
-# the maps add up to the score change within 1% (section 8 explains the check). IG + SmoothGrad
+# the maps add up to the score change within 1% (section 9 explains the check). IG + SmoothGrad
 # uses Captum's fixed grid of `IG_STEPS // 4` points for each noisy copy.
 #
 # We explain a few test images the model got right and a few it got wrong, always for the
@@ -428,6 +428,7 @@ for n in range(N_CORRECT, len(chosen)):
     inside = enclosed_black(images[n])
     if inside.any():
         per_pixel = saliency[n].sum(dim=0)
+        assert not ig_maps[n][:, inside].any() and not deeplift[n][:, inside].any(), "black pixels must get 0"
         print(f"    {int(inside.sum())} enclosed black pixels: Saliency there {per_pixel[inside].mean() / per_pixel.mean():.2f}x "
               f"its mean per pixel; IG and DeepLift there: {ig_maps[n][:, inside].abs().sum():.1f} and "
               f"{deeplift[n][:, inside].abs().sum():.1f} (exactly zero: black baseline)")
