@@ -521,6 +521,11 @@ for name in ("black", "gray"):
 print(f"every IG map shown has a completeness gap under {TARGET_GAP:.0%}:",
       all(bool((infos[n]["gap"] < TARGET_GAP).all()) for n in infos))
 
+# %% [markdown]
+# **Reading it.** In the stored run every IG map reached the bar with 17 to 29 gradients, its
+# gap between 0.12% and 0.93%, for both baselines; the line above is checked on every run.
+# Exercise 1 compares this bookkeeping with DeepLift's.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
