@@ -1,13 +1,20 @@
-"""Notebook 01's exercise checks (generic checks of helpers.checks) catch the typical wrong answers."""
+"""Notebook 01's exercise checks pass the right answers and name the typical slips of wrong ones."""
 
 import pytest
 import torch
-from captum.attr import Saliency
+from captum.attr import IntegratedGradients
 
-from helpers.checks import check_completeness, check_function_matches
+from helpers.checks import check_completeness_prediction, check_ig_debugged, check_why_not
 from helpers.models import cifar_cnn
 
-GRAY = 0.5
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """The by-hand loops run many tiny passes: one thread is faster than two fighting over a loaded machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -16,62 +23,107 @@ def setup():
     model = cifar_cnn(10).eval()
     with torch.no_grad():  # an untrained net barely changes its scores; make them vary as a trained one's do
         model[1].fc3.weight.mul_(100)
-    images = torch.rand(3, 3, 32, 32)
+    images = torch.rand(4, 3, 32, 32)
     images[:, :, :8] = 0  # a black band, as on Fashion-MNIST's background
-    targets = model(images).argmax(dim=1)
-    return model, images, targets
+    predictions = model(images).argmax(dim=1)
+    labels = predictions.clone()
+    labels[2:] = (predictions[2:] + 1) % 10  # the last two images are "misclassified"
+    return model, images, predictions, labels
 
 
-def ig(model, images, targets, n_steps, baseline):
+def ig_by_hand(model, images, targets, baseline, n_steps, slip=None):
+    """The exercise's function, right or with one of the slips of the tests."""
     total = torch.zeros_like(images)
     for alpha in (torch.arange(n_steps) + 0.5) / n_steps:
         path = (baseline + alpha * (images - baseline)).requires_grad_(True)
-        total += torch.autograd.grad(model(path).gather(1, targets.view(-1, 1)).sum(), path)[0]
+        scores = model(path)
+        score = scores.max(dim=1).values.sum() if slip == "top class" else scores.gather(1, targets[:, None]).sum()
+        total += torch.autograd.grad(score, path)[0]
+    if slip == "no factor":
+        return total / n_steps
+    if slip == "flipped":
+        return (baseline - images) * total / n_steps
     return (images - baseline) * total / n_steps
 
 
-def saliency(model, images, targets, absolute=True):
-    images = images.detach().clone().requires_grad_(True)
-    grad = torch.autograd.grad(model(images).gather(1, targets.view(-1, 1)).sum(), images)[0]
-    return grad.abs() if absolute else grad
+# --------------------------------------------------------------------------- Exercise 1 (predict)
 
-
-def test_ig_from_gray_passes(setup, capsys):
-    model, images, targets = setup
-    check_completeness(lambda: ig(model, images, targets, 64, torch.full_like(images, GRAY)), model, images,
-                       targets, baseline=GRAY, exercise=1)
-    assert capsys.readouterr().out.startswith("Exercise 1 passed: completeness holds")
+def test_completeness_prediction_right(setup, capsys):
+    model, images, predictions, _ = setup
+    check_completeness_prediction("deeplift", model, images, predictions, n_steps=50, exercise=1)
+    out = capsys.readouterr().out
+    assert out.startswith("Exercise 1 passed: you predicted 'DeepLift'") and "by construction" in out
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda m, x, t: ig(m, x, t, 64, torch.zeros_like(x)), "forget to pass the baseline"),
-    (lambda m, x, t: -ig(m, x, t, 64, torch.full_like(x, GRAY)), "sign is flipped"),
-    (lambda m, x, t: ig(m, x, t, 64, torch.full_like(x, GRAY)) / 64, "F(x) - F(x')"),
+    ("IG", "the experiment says 'DeepLift'"),
+    ("equal", "by construction"),
+    ("Saliency", "prediction must be one of"),
+    (None, "not done yet"),
 ])
-def test_ig_from_gray_wrong(setup, wrong, hint):
-    model, images, targets = setup
+def test_completeness_prediction_wrong(setup, wrong, hint):
+    model, images, predictions, _ = setup
     with pytest.raises(AssertionError, match=r"^Exercise 1") as error:
-        check_completeness(lambda: wrong(model, images, targets), model, images, targets, baseline=GRAY, exercise=1)
+        check_completeness_prediction(wrong, model, images, predictions, n_steps=50, exercise=1)
     assert hint in str(error.value)
 
 
-def captum_saliency(model, images, targets):
-    return Saliency(model).attribute(images, target=targets)
+# --------------------------------------------------------------------------- Exercise 2 (debug)
+
+def test_ig_debugged_right(setup, capsys):
+    model, images, predictions, labels = setup
+    check_ig_debugged(ig_by_hand, model, images, labels, predictions, exercise=2)
+    assert capsys.readouterr().out.startswith("Exercise 2 passed: your IG adds up")
 
 
-def test_saliency_passes(setup, capsys):
-    model, images, targets = setup
-    check_function_matches(saliency, captum_saliency, model, images, targets, exercise=2, what="your saliency maps")
-    assert capsys.readouterr().out.startswith("Exercise 2 passed")
+@pytest.mark.parametrize("slip, hint", [
+    ("top class", "the very same maps"),  # the planted bug
+    ("no factor", "Every image misses"),
+    ("flipped", "opposite sign"),
+])
+def test_ig_debugged_wrong(setup, slip, hint):
+    model, images, predictions, labels = setup
+    with pytest.raises(AssertionError, match=r"^Exercise 2") as error:
+        check_ig_debugged(lambda *args: ig_by_hand(*args, slip=slip), model, images, labels, predictions, exercise=2)
+    assert hint in str(error.value)
+
+
+# --------------------------------------------------------------------------- Exercise 3 (extend)
+
+def why_not(model, images, predicted, true, baseline, n_steps=512):
+    def margin(z, predicted, true):
+        scores = model(z)
+        return scores.gather(1, predicted[:, None]) - scores.gather(1, true[:, None])
+
+    return IntegratedGradients(margin).attribute(images, baselines=baseline, target=0, n_steps=n_steps,
+                                                 additional_forward_args=(predicted, true), method="gausslegendre")
+
+
+def ig(model, images, targets, baseline):
+    return IntegratedGradients(model).attribute(images, baselines=baseline, target=targets, n_steps=512,
+                                                method="gausslegendre")
+
+
+def test_why_not_right(setup, capsys):
+    model, images, predictions, labels = setup
+    check_why_not(why_not, model, images[2:], predictions[2:], labels[2:], exercise=3)
+    assert capsys.readouterr().out.startswith("Exercise 3 passed: your maps add up to the change of the margin")
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda m, x, t: saliency(m, x, t, absolute=False), "absolute value"),
-    (lambda m, x, t: saliency(m, x, t) * 2, "times 2"),
-    (lambda m, x, t: saliency(m, x, torch.zeros_like(t)), "off by"),
+    (lambda m, x, p, t, b: ig(m, x, p, b), "predicted class's change alone"),
+    (lambda m, x, p, t, b: why_not(m, x, t, p, b), "minus the margin"),
+    (lambda m, x, p, t, b: -ig(m, x, t, b), "true class's change alone"),
+    (lambda m, x, p, t, b: why_not(m, x, p, t, b)[:1], "images' shape"),
 ])
-def test_saliency_wrong(setup, wrong, hint):
-    model, images, targets = setup
-    with pytest.raises(AssertionError, match=r"^Exercise 2") as error:
-        check_function_matches(wrong, captum_saliency, model, images, targets, exercise=2, what="your saliency maps")
+def test_why_not_wrong(setup, wrong, hint):
+    model, images, predictions, labels = setup
+    with pytest.raises(AssertionError, match=r"^Exercise 3") as error:
+        check_why_not(wrong, model, images[2:], predictions[2:], labels[2:], exercise=3)
     assert hint in str(error.value)
+
+
+def test_why_not_needs_misclassified_images(setup):
+    model, images, predictions, _ = setup
+    with pytest.raises(ValueError, match="misclassified"):
+        check_why_not(why_not, model, images, predictions, predictions, exercise=3)

@@ -21,6 +21,11 @@ from helpers.checks.common import (  # noqa: F401
     check_beats_random,
     check_randomization,
 )
+from helpers.checks.nb01 import (  # noqa: F401
+    check_completeness_prediction,
+    check_ig_debugged,
+    check_why_not,
+)
 from helpers.checks.nb02 import (  # noqa: F401
     check_left_riemann_ig,
 )
