@@ -248,17 +248,17 @@ print(f"share of the path where the integrand is negative (P falls): {(integrand
 # %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 # The facts this section teaches, asserted: they must hold for the model that runs.
-assert probability[-1] >= 0.8, f"the model is not confident on this photo (P = {probability[-1]:.3f})"
+assert probability[-1] >= 0.7, f"the model is not confident on this photo (P = {probability[-1]:.3f})"
 assert p_half >= 0.85 * probability[-1], "P is not flat over the second half of the path"
 assert gradient_size[-1] < 0.1 * gradient_size[largest], "the gradient at the image is not small"
-print("confident (P(1) >= 0.8): True")
+print("confident (P(1) >= 0.7): True")
 print("saturated: P(0.5) >= 0.85 P(1), and |gradient at the image| < 10% of its largest value on the path: True")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Saturation.** The model is sure about this photo, and the curves show what that means
 # for its gradient. $P$ rises over the first part of the path and is almost flat over the
-# second half: in the stored run (EfficientNet-Lite0, offline) $P(0.5) = 0.87$ is already 91%
-# of $P(1) = 0.957$. Where $P$ is flat, the gradient is small: at the image its norm is 3.4%
+# second half: in the stored run (EfficientNet-Lite0, offline) $P(0.5) = 0.871$ is already 91%
+# of $P(1) = 0.957$. Where $P$ is flat, the gradient is small: at the image its norm is 3.3%
 # of the largest norm met on the path (at α = 0.14). A plain gradient (Saliency) looks only
 # at α = 1, so it sees "small changes do not matter here" and misses the evidence that made
 # the class, which lies where $P$ rose. IG adds up the gradients along the whole path, so that
@@ -266,7 +266,8 @@ print("saturated: P(0.5) >= 0.85 P(1), and |gradient at the image| < 10% of its 
 # The cell above asserts both facts, so a different model cannot leave this paragraph wrong.
 #
 # Where $P$ rises steeply the integrand $g(\alpha)$ (right) is large; where $P$ falls it is
-# negative, and the pixels moving there get negative attributions.
+# negative (7% of the path points in the stored run), and the pixels moving there get
+# negative attributions.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Where the integrand spikes: adaptive IG
@@ -334,12 +335,13 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading the figure.** Each tick is one gradient evaluation. In the stored run, adaptive
-# IG used 57 gradients and reached a gap of 0.36%; 58% of its points lie in α < 0.1, where
-# the spike is, and only a few on the flat second half, where the integrand is close to zero
-# and a coarse rule is exact enough. The uniform trapezoid with the same 57 gradients (green
-# outline: the same count in every bin) has a gap of 0.00% in the stored run. A uniform grid can get lucky on one image; what it
-# cannot do is *know* it: adaptive IG stops on a measured gap and error estimate, a fixed grid
-# stops where you told it to. Section 7 measures the uniform grid over a range of `n_steps`.
+# IG used 57 gradients and reached a gap of 0.36%; 37% of its points lie in α < 0.1, where
+# the spike is (a uniform grid puts 10% there), and only a few on the flat second half, where
+# the integrand is close to zero and a coarse rule is exact enough. The uniform trapezoid
+# with the same 57 gradients (green outline: the same count in every bin) misses the bar by
+# far: gap 8.09%. A uniform grid can get lucky on one image; what it cannot do is *know* it:
+# adaptive IG stops on a measured gap and error estimate, a fixed grid stops where you told
+# it to. Section 7 measures the uniform grid over a range of `n_steps`.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. IG by hand, checked against Captum
@@ -470,11 +472,13 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **Reading the sweep.** In the stored run the coarse grids miss the bar by far (9 points:
-# gap 43%), and the maps still look alike: a map can look finished long before its sum is
-# right, which is why the course prints the gap beside every map it shows. The gap does not
-# shrink steadily: the signed error changes sign along the sweep, because whether a grid's
-# points land on the spike of section 4 or step over it is largely chance. The error
+# **Reading the sweep.** In the stored run no uniform grid reaches the 1% bar, not even 257
+# points (gap 1.59%, 4.5 times the adaptive run's 57 gradients); 9 points miss it by far
+# (gap 72.8%). From 33 points on, the maps look alike: a map can look finished long before
+# its sum is right, which is why the course prints the gap beside every map it shows. The gap
+# does not shrink steadily (2.63% at 33 points, 4.10% at 65) and the signed error changes
+# sign twice (−0.70 at 9, +0.21 at 17, −0.025 at 33), because whether a grid's points land
+# on the spike of section 4 or step over it is largely chance. The error
 # formulas of quadrature rules ($1/n$, $1/n^2$) assume a smooth integrand, and this one is
 # not. **Compute the gap for the image and the grid you use**; or let adaptive IG choose the
 # points and stop on a measured gap, as the course does wherever it shows or scores IG.
@@ -559,8 +563,9 @@ check_gradient_times_input_prediction(prediction, probability_model, x, target, 
 # model is not linear). Write `expected_gradients(model, x, target, references, n_steps)`
 # for `references` of shape (m, C, H, W), each integral by the **midpoint** rule with
 # `n_steps` points (table of section 2). The check compares with its own implementation and
-# tests completeness against $F(x) - \frac1m \sum_j F(b_j)$. The references: black, the
-# blurred photo, and uniform noise.
+# prints the sum against $F(x) - \frac1m \sum_j F(b_j)$. The references: black, the
+# blurred photo, and uniform noise. With 8 points per path the sum is still far from the
+# integral (the check prints the gap): it tests your estimator, not its convergence.
 
 # %% tags=["solution"]
 # Exercise 3 (extend): Expected Gradients over a batch of references, midpoint rule
@@ -595,8 +600,8 @@ check_expected_gradients(expected_gradients, probability_model, x, target, refer
 # %% [markdown] tags=["solution"]
 # **Model answer.** Near $P = 1$ the softmax is saturated: $\partial P / \partial z =
 # P(1 - P)$ times the gradient of the logit $z$, which is 0.04 at $P = 0.957$; section 3
-# measured the gradient norm at the image at 3.4% of its largest value on the path, and
-# Exercise 2 that gradient x input adds up to a few percent of $F(x) - F(x')$. So the plain
+# measured the gradient norm at the image at 3.3% of its largest value on the path, and
+# Exercise 2 that gradient x input adds up to 2.3% of $F(x) - F(x')$. So the plain
 # gradient at the image says mostly "small changes do not matter here", not which pixels
 # made the class. IG integrates over the whole path, including the stretch where $P$ rose,
 # and by completeness its attributions add up to $F(x) - F(x') \approx 0.96$: the evidence is

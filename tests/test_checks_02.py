@@ -146,7 +146,7 @@ def run_extend(fn, model, x, references):
 def test_extend_passes_on_expected_gradients(tiny_model, tiny_input, references, capsys):
     run_extend(expected_gradients, tiny_model, tiny_input, references)
     out = capsys.readouterr().out
-    assert out.startswith("Exercise 3 passed: your Expected Gradients over 3 references") and "completeness" in out
+    assert out.startswith("Exercise 3 passed: your Expected Gradients over 3 references") and "points per path" in out
 
 
 @pytest.mark.parametrize("wrong, symptom", [
