@@ -426,9 +426,10 @@ plt.show()
 # **Positive only** shows the pixels that raised the probability of the predicted class,
 # which is usually what a first look wants. **All signs** adds the pixels that lowered it
 # (red; green is for the class): evidence *against* the class. In the stored run the
-# positive attributions lie on the cup: its rim, the saucer and the coffee's surface; in the
-# all-signs view red and green pixels are interleaved there, in line with the integrand of
-# section 3 taking both signs: single pixels say little, regions and sums do. Both views go
+# positive attributions lie on the coffee's surface and the cup's rim, while the saucer, the
+# handle and the spoon get little; in the all-signs view red and green pixels are interleaved
+# over the coffee, in line with the integrand of section 3 taking both signs: single pixels
+# say little, regions and sums do. Both views go
 # through the course's one display convention (`helpers.visualize.display_map`): channels
 # summed, values capped at the 99th percentile of |value| so a few extreme pixels do not wash
 # out the rest, the colour bar in shares of that cap; in the overlay, zero is transparent.
@@ -452,21 +453,35 @@ for n, error, relative in zip(STEP_SWEEP, sweep_errors, sweep_gaps):
 print(f"adaptive:       {steps:4d} gradients, gap = {gap:6.2%}")
 
 # %% slideshow={"slide_type": "subslide"}
-columns = len(STEP_SWEEP) + 2
-fig, axes = plt.subplots(1, columns, figsize=(2.9 * columns, 3.3))
+from matplotlib.ticker import NullFormatter, PercentFormatter, ScalarFormatter
+
+columns = 4
+rows = -(-(len(STEP_SWEEP) + 2) // columns)
+fig, axes = plt.subplots(rows, columns, figsize=(3.3 * columns, 3.3 * rows), squeeze=False)
+axes = axes.ravel()
 for ax, n, shown, relative in zip(axes, STEP_SWEEP, sweep_maps, sweep_gaps):
-    plot_attribution(ax, shown, x, "heat_map", "positive", f"n_steps = {n}\ngap = {relative:.1%}", colorbar=False)
+    plot_attribution(ax, shown, x, "heat_map", "positive", f"uniform, n_steps = {n}\ngap = {relative:.1%}",
+                     colorbar=False)
     ax.title.set_color("black" if relative <= TARGET_GAP else "tab:red")
-plot_attribution(axes[-2], attributions, x, "heat_map", "positive", f"adaptive, {steps} points\ngap = {gap:.1%}")
-axes[-1].plot(STEP_SWEEP, sweep_gaps, "o-", label="uniform trapezoid")
-axes[-1].plot([steps], [gap], "k*", markersize=12, label="adaptive")
-axes[-1].axhline(TARGET_GAP, color="gray", linestyle="--", linewidth=1, label="1% bar")
-axes[-1].set_xscale("log")
-axes[-1].set_yscale("log")
-axes[-1].set_xlabel("gradient evaluations")
-axes[-1].set_ylabel("gap / |F(x) − F(x')|")
-axes[-1].set_title("Completeness gap")
-axes[-1].legend(fontsize=7)
+plot_attribution(axes[len(STEP_SWEEP)], attributions, x, "heat_map", "positive",
+                 f"adaptive, {steps} points\ngap = {gap:.1%}")
+curve = axes[len(STEP_SWEEP) + 1]
+curve.plot(STEP_SWEEP, sweep_gaps, "o-", label="uniform trapezoid")
+curve.plot([steps], [gap], "k*", markersize=12, label="adaptive")
+curve.axhline(TARGET_GAP, color="gray", linestyle="--", linewidth=1, label="1% bar")
+curve.set_xscale("log")
+curve.set_yscale("log")
+curve.set_xticks(STEP_SWEEP)
+curve.xaxis.set_major_formatter(ScalarFormatter())
+curve.yaxis.set_major_formatter(PercentFormatter(1.0, decimals=1))
+for axis in (curve.xaxis, curve.yaxis):
+    axis.set_minor_formatter(NullFormatter())
+curve.set_xlabel("gradient evaluations")
+curve.set_ylabel("gap / |F(x) − F(x')|")
+curve.set_title("Completeness gap")
+curve.legend(fontsize=7)
+for ax in axes[len(STEP_SWEEP) + 2:]:
+    ax.axis("off")
 fig.suptitle("Positive IG maps on uniform grids (red title: over the 1% bar, unconverged on purpose) and adaptive IG")
 fig.tight_layout()
 plt.show()
@@ -564,7 +579,7 @@ check_gradient_times_input_prediction(prediction, probability_model, x, target, 
 # for `references` of shape (m, C, H, W), each integral by the **midpoint** rule with
 # `n_steps` points (table of section 2). The check compares with its own implementation and
 # prints the sum against $F(x) - \frac1m \sum_j F(b_j)$. The references: black, the
-# blurred photo, and uniform noise. With 8 points per path the sum is still far from the
+# blurred photo, and uniform noise. With 4 points per path the sum is still far from the
 # integral (the check prints the gap): it tests your estimator, not its convergence.
 
 # %% tags=["solution"]
@@ -586,7 +601,7 @@ from helpers.evaluation import blurred
 
 noise = torch.rand(x.shape, generator=torch.Generator().manual_seed(0)).to(x.device)
 references = torch.cat([torch.zeros_like(x), blurred(x), noise])
-check_expected_gradients(expected_gradients, probability_model, x, target, references=references, n_steps=8,
+check_expected_gradients(expected_gradients, probability_model, x, target, references=references, n_steps=4,
                          exercise=3)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
