@@ -27,7 +27,10 @@ from helpers.checks.nb01 import (  # noqa: F401
     check_why_not,
 )
 from helpers.checks.nb02 import (  # noqa: F401
-    check_left_riemann_ig,
+    check_ig_by_hand,
+    gradient_times_input_share,
+    check_gradient_times_input_prediction,
+    check_expected_gradients,
 )
 from helpers.checks.nb03 import (  # noqa: F401
     check_batch_explainer,
