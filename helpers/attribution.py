@@ -91,9 +91,7 @@ def adaptive_integrated_gradients(model: nn.Module, x: torch.Tensor, target, bas
     (the path points used, sorted). When ``max_steps`` comes first, a ``RuntimeWarning`` names the
     image, its gap and its steps.
     """
-    if isinstance(target_gap, bool) or not isinstance(target_gap, (int, float)) or not 0 < target_gap < float("inf"):
-        raise ValueError(f"target_gap must be a number > 0 (the course's bar is 0.01), got {target_gap!r}.")
-    max_steps = check_count(max_steps, "max_steps", minimum=2 * INITIAL_INTERVALS + 1)
+    target_gap, max_steps = check_target_gap(target_gap), check_max_steps(max_steps)
     x, targets, baseline = prepare_inputs(model, x, target, baseline)
     batch = check_count(DEFAULT_BATCH if internal_batch_size is None else internal_batch_size, "internal_batch_size")
     maps, info = [], {"steps": [], "gap": [], "converged": [], "alphas": []}
@@ -112,43 +110,77 @@ def adaptive_integrated_gradients(model: nn.Module, x: torch.Tensor, target, bas
     return torch.cat(maps), info
 
 
-INITIAL_INTERVALS = 4  # adaptive IG starts from 4 Simpson intervals: 9 path points
+INITIAL_INTERVALS = 4  # adaptive IG starts from INITIAL_INTERVALS Simpson intervals: 2 * INITIAL_INTERVALS + 1 points
+TUNING = {"error_factor": 1 / 15, "richardson": True, "combine": "rss", "map_bar": 1.0}
 
 
-def _adaptive_one(model, x, target, baseline, target_gap, max_steps, batch):
+def check_target_gap(target_gap) -> float:
+    """``target_gap`` if it is a number > 0, else a ``ValueError``."""
+    if isinstance(target_gap, bool) or not isinstance(target_gap, (int, float)) or not 0 < target_gap < float("inf"):
+        raise ValueError(f"target_gap must be a number > 0 (the course's bar is 0.01), got {target_gap!r}.")
+    return target_gap
+
+
+def check_max_steps(max_steps) -> int:
+    """``max_steps`` if it is an integer of at least the adaptive IG's first points, else a ``ValueError``."""
+    return check_count(max_steps, "max_steps", minimum=2 * INITIAL_INTERVALS + 1)
+
+
+def _adaptive_one(model, x, target, baseline, target_gap, max_steps, batch, **tuning):
     """Adaptive Simpson over the path of one image: (attribution, steps, relative gap, converged, alphas)."""
     delta = x - baseline
-    evaluated = {}  # alpha -> F at that point (a float), for the summary and the figure
 
     def integrand(alphas):
-        """g(alpha) = dF/dx(x' + alpha (x - x')) * (x - x') for each alpha, and F there."""
+        """(F, g, sum of g) for each alpha, g(alpha) = dF/dx(x' + alpha (x - x')) * (x - x')."""
         values, gradients = [], []
         for start in range(0, len(alphas), batch):
             a = torch.tensor(alphas[start:start + batch], dtype=x.dtype, device=x.device).view(-1, 1, 1, 1)
             outputs, grads = _outputs_and_gradients(model, baseline + a * delta, target.repeat(len(a)))
             values += outputs.tolist()
             gradients += list(grads * delta)
-        evaluated.update(zip(alphas, values))
         return [(value, gradient, float(gradient.sum())) for value, gradient in zip(values, gradients)]
 
-    edges = [k / (2 * INITIAL_INTERVALS) for k in range(2 * INITIAL_INTERVALS + 1)]
-    points = integrand(edges)
+    total, *rest = _adaptive_path(integrand, target_gap, max_steps, **tuning)
+    return (total.view_as(x), *rest)
+
+
+def _adaptive_path(integrand, target_gap, max_steps, initial=None, **tuning):
+    """The adaptive quadrature of ``integrand`` (alphas -> [(F, g, sum g)]) over [0, 1]."""
+    tuning = {**TUNING, **tuning}
+    initial = initial or INITIAL_INTERVALS
+    evaluated = {}
+
+    def counted(alphas):
+        points = integrand(alphas)
+        evaluated.update(zip(alphas, (p[0] for p in points)))
+        return points
+
+    edges = [k / (2 * initial) for k in range(2 * initial + 1)]
+    points = counted(edges)
     change = points[-1][0] - points[0][0]
     if change == 0:
         raise ValueError(f"F(x) = F(x') = {points[0][0]:.6g}: the baseline scores exactly as the image, so the "
                          f"relative completeness gap that adaptive IG aims at is undefined. Choose another "
                          f"baseline or class.")
-    first = [(edges[2 * k], edges[2 * k + 2], *points[2 * k:2 * k + 3]) for k in range(INITIAL_INTERVALS)]
-    intervals = _refine_all(first, integrand)
-    settled, settled_variance = torch.zeros_like(x), 0.0
+    like = points[0][1]
+    first = [(edges[2 * k], edges[2 * k + 2], *points[2 * k:2 * k + 3]) for k in range(initial)]
+    intervals = _refine_all(first, counted, tuning)
+    settled, settled_error = torch.zeros_like(like), torch.zeros_like(like)
+    settled_variance = 0.0
     while True:
-        total = settled + sum((i["map"] for i in intervals), torch.zeros_like(x))
+        total = settled + sum((i["map"] for i in intervals), torch.zeros_like(like))
         size = float(total.norm()) or 1.0
         gap = abs(float(total.sum()) - change) / abs(change)
-        map_error = (settled_variance + sum(i["map_error"] ** 2 for i in intervals)) ** 0.5 / size
-        if gap <= target_gap and map_error <= target_gap:
+        if tuning["combine"] == "rss":
+            map_error = (settled_variance + sum(i["map_error"] ** 2 for i in intervals)) ** 0.5 / size
+        elif tuning["combine"] == "sum":
+            map_error = (settled_variance ** 0.5 + sum(i["map_error"] for i in intervals)) / size
+        else:  # the norm of the summed error vectors: the whole map's change between refinements
+            map_error = float((settled_error + sum((i["error"] for i in intervals), torch.zeros_like(like))).norm())
+            map_error = map_error * tuning["error_factor"] / size
+        converged = gap <= target_gap and map_error <= tuning["map_bar"] * target_gap
+        if converged:
             break
-        # how much each interval needs refining: its share of the map's error, or its completeness check
         for i in intervals:
             i["priority"] = max(i["map_error"] / size, i["check"] / abs(change))
         intervals.sort(key=lambda i: i["priority"], reverse=True)
@@ -160,22 +192,22 @@ def _adaptive_one(model, x, target, baseline, target_gap, max_steps, batch):
         if count == 0:  # out of budget
             break
         worst, intervals = intervals[:count], intervals[count:]
-        # intervals that cannot matter any more are added up and forgotten: memory stays small
         forgotten = [i for i in intervals if i["priority"] < target_gap / max_steps]
-        settled += sum((i["map"] for i in forgotten), torch.zeros_like(x))
+        settled += sum((i["map"] for i in forgotten), torch.zeros_like(like))
+        settled_error += sum((i["error"] for i in forgotten), torch.zeros_like(like))
         settled_variance += sum(i["map_error"] ** 2 for i in forgotten)
         intervals = [i for i in intervals if i["priority"] >= target_gap / max_steps]
-        intervals += _refine_all([half for i in worst for half in i["halves"]], integrand)
-    return total, len(evaluated), gap, gap <= target_gap and map_error <= target_gap, sorted(evaluated)
+        intervals += _refine_all([half for i in worst for half in i["halves"]], counted, tuning)
+    return total, len(evaluated), gap, converged, sorted(evaluated)
 
 
-def _refine_all(parts, integrand):
+def _refine_all(parts, integrand, tuning=TUNING):
     """Evaluate the quarter points of every (a, b, left, middle, right) in ``parts``; the refined intervals."""
     quarters = integrand([alpha for a, b, *_ in parts for alpha in ((3 * a + b) / 4, (a + 3 * b) / 4)])
-    return [_refined(*part, quarters[2 * k], quarters[2 * k + 1]) for k, part in enumerate(parts)]
+    return [_refined(*part, quarters[2 * k], quarters[2 * k + 1], tuning) for k, part in enumerate(parts)]
 
 
-def _refined(a, b, left, middle, right, q1, q2):
+def _refined(a, b, left, middle, right, q1, q2, tuning=TUNING):
     """An interval [a, b] known at its five points: its map (Simpson on the halves, Richardson-corrected),
     the norm of that map's estimated error, its completeness check |sum - (F(b) - F(a))| in F's units,
     and its two halves with their three points each."""
@@ -184,9 +216,9 @@ def _refined(a, b, left, middle, right, q1, q2):
     fine_left, left_sum = _simpson(a, centre, left, q1, middle)
     fine_right, right_sum = _simpson(centre, b, middle, q2, right)
     fine, fine_sum = fine_left + fine_right, left_sum + right_sum
-    # two estimates of the error: the map's change between successive refinements (Richardson), and the
-    # interval's own completeness check against F(b) - F(a), which sees a rise or a spike between the samples
-    return {"map": fine + (fine - coarse) / 15, "map_error": float((fine - coarse).norm()) / 15,
+    change = fine - coarse
+    return {"map": fine + change / 15 if tuning["richardson"] else fine, "error": change,
+            "map_error": float(change.norm()) * tuning["error_factor"],
             "check": abs(fine_sum - (right[0] - left[0])),
             "halves": [(a, centre, left, q1, middle), (centre, b, middle, q2, right)]}
 
