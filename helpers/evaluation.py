@@ -42,7 +42,7 @@ def blurred(x: torch.Tensor, sigma: float | None = None) -> torch.Tensor:
     """A heavily blurred copy of x (sigma: 1/20 of the image side by default), the insertion start."""
     side = min(x.shape[-2:])
     sigma = sigma or max(1.0, side / 20)
-    kernel = min(int(4 * sigma) | 1, side if side % 2 else side - 1)  # odd, and no larger than the image
+    kernel = min(int(6 * sigma) | 1, side if side % 2 else side - 1)  # ±3 sigma, odd, no larger than the image
     return gaussian_blur(x, [kernel, kernel], [sigma, sigma])
 
 

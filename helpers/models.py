@@ -7,6 +7,8 @@ attributions and baselines live in plain pixel space (a zero baseline is a black
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,7 +162,9 @@ def _load_torchvision(name: str) -> Classifier:
                 f"its weights are not cached at {display_path(cached)} and offline mode is on (COURSE_OFFLINE=1)"
             )
         try:
-            weights.get_state_dict(progress=True)  # downloads into the cache
+            with contextlib.redirect_stderr(io.StringIO()):  # torch.hub's line names this machine's cache path
+                weights.get_state_dict(progress=False)  # downloads into the cache
+            print(f"Downloaded the {name} weights into {display_path(cached)}.")
         except Exception as error:  # no network, proxy, HTTP error...
             cached.unlink(missing_ok=True)
             raise WeightsUnavailable(

@@ -11,7 +11,9 @@ Environment variables (all optional):
 
 from __future__ import annotations
 
+import functools
 import os
+import socket
 from pathlib import Path
 
 import torch
@@ -98,11 +100,34 @@ def path_from_display(text) -> Path:
     return path if path.is_absolute() else PROJECT_ROOT / path
 
 
+DOWNLOAD_HOST = ("download.pytorch.org", 443)  # where torchvision's weights come from
+
+
+@functools.cache
+def network_reachable(host: tuple[str, int] = DOWNLOAD_HOST, timeout: float = 3.0) -> bool:
+    """Whether a connection to ``host`` opens (asked once per session; False in offline mode)."""
+    if offline_mode():
+        return False
+    try:
+        socket.create_connection(host, timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def network_status() -> str:
+    """What the course does about downloads, in words: offline by choice, unreachable, or reachable."""
+    if offline_mode():
+        return "network: not used (COURSE_OFFLINE=1), offline fallbacks in use"
+    if network_reachable():
+        return "network: reachable, real weights and data sets are downloaded when missing"
+    return "network: unreachable, offline fallbacks in use"
+
+
 def describe() -> str:
     """One line that says how the course is running (printed atop each notebook)."""
     return (
-        f"quick mode: {'on' if quick_mode() else 'off'} | "
-        f"offline mode: {'on' if offline_mode() else 'off'} | "
+        f"quick mode: {'on' if quick_mode() else 'off'} | {network_status()} | "
         f"device: {pick_device()} | data: {display_path(data_dir())}"
     )
 

@@ -1,11 +1,10 @@
-"""Figures: "image | heat map | overlay" rows and method grids, over captum's visualisation."""
+"""Figures: "image | heat map | overlay" rows and method grids, all drawn with one display convention."""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from captum.attr import visualization as viz
 from matplotlib.colors import LinearSegmentedColormap
 
 # The course's one colour convention: signed maps run from red (negative: against the class)
@@ -13,6 +12,8 @@ from matplotlib.colors import LinearSegmentedColormap
 SIGNED_CMAP = LinearSegmentedColormap.from_list("RdWhGn", ["red", "white", "green"])
 # Colour maps by sign: one colour for magnitudes, the diverging map when sign matters.
 SIGN_CMAPS = {"absolute_value": "Blues", "positive": "Greens", "negative": "Reds", "all": SIGNED_CMAP}
+DISPLAY_PERCENTILE = 99.0  # maps are capped at this percentile of |value| before they are drawn
+OVERLAY_OPACITY = 0.85  # opacity of a pixel at the cap in an overlay (zero is transparent)
 
 
 def to_hwc(tensor) -> np.ndarray:
@@ -31,18 +32,63 @@ def prediction_title(label: str, confidence: float) -> str:
     return f"prediction: {label} ({confidence:.1%})"
 
 
-def plot_attribution(ax, attribution, image, method="blended_heat_map", sign="absolute_value",
-                     title="", colorbar=True):
-    """Draw one captum attribution view into ``ax`` (tensors or HWC arrays accepted)."""
+def display_map(attribution, sign: str = "absolute_value", percentile: float = DISPLAY_PERCENTILE) -> np.ndarray:
+    """The course's one way to turn a pixel map into what is drawn: a 2-D array, capped and scaled.
+
+    Channels are summed for the signed views (``all``, ``positive``, ``negative``) and their
+    absolute values summed for ``absolute_value``; a 2-D map is taken as it is. Values beyond
+    the ``percentile``-th percentile of |map| are clipped to it (the SmoothGrad paper's and
+    Captum's ``outlier_perc`` idea: a few extreme pixels no longer wash out the rest), then the
+    map is divided by that cap: ``all`` lands in [-1, 1], the other views in [0, 1]
+    (``negative`` shows the size of the negative part).
+    """
     if sign not in SIGN_CMAPS:
         raise ValueError(f"Unknown sign {sign!r}: choose one of {', '.join(SIGN_CMAPS)}.")
-    attribution, image = _hwc(attribution), _hwc(image)
-    if not np.any(attribution):  # captum cannot normalise an all-zero map
-        attribution = attribution + 1e-12
-    viz.visualize_image_attr(
-        attribution, image, method=method, sign=sign, plt_fig_axis=(ax.figure, ax),
-        cmap=SIGN_CMAPS[sign], show_colorbar=colorbar, title=title, use_pyplot=False,
-    )
+    if not 0 < percentile <= 100:
+        raise ValueError(f"percentile must be in (0, 100], got {percentile!r}.")
+    array = np.asarray(attribution.detach().cpu() if isinstance(attribution, torch.Tensor) else attribution,
+                       dtype=np.float64)
+    if array.ndim != 2:
+        array = _hwc(array)
+        array = np.abs(array).sum(axis=2) if sign == "absolute_value" else array.sum(axis=2)
+    if sign == "positive":
+        array = np.maximum(array, 0)
+    elif sign == "negative":
+        array = np.maximum(-array, 0)
+    cap = np.percentile(np.abs(array), percentile)
+    if cap == 0:
+        cap = np.abs(array).max()
+    if cap == 0:  # an all-zero map is drawn as zero
+        return array
+    return np.clip(array / cap, -1.0, 1.0)
+
+
+def plot_attribution(ax, attribution, image, method="blended_heat_map", sign="absolute_value",
+                     title="", colorbar=True, percentile: float = DISPLAY_PERCENTILE):
+    """Draw one attribution view into ``ax``: ``heat_map`` alone, or ``blended_heat_map`` over the image.
+
+    The map goes through ``display_map``. In the overlay, each pixel's opacity follows its |value|,
+    so zero is transparent and a bright image never looks like "no attribution".
+    """
+    if method not in ("heat_map", "blended_heat_map"):
+        raise ValueError(f"Unknown method {method!r}: choose heat_map or blended_heat_map.")
+    shown = display_map(attribution, sign, percentile)
+    cmap = plt.get_cmap(SIGN_CMAPS[sign])
+    vmin = -1.0 if sign == "all" else 0.0
+    if method == "heat_map":
+        drawn = ax.imshow(shown, cmap=cmap, vmin=vmin, vmax=1.0)
+    else:
+        ax.imshow(np.clip(_hwc(image), 0, 1).mean(axis=2), cmap="gray", vmin=0, vmax=1)
+        colours = cmap((shown - vmin) / (1.0 - vmin))
+        colours[..., 3] = np.abs(shown) * OVERLAY_OPACITY
+        ax.imshow(colours)
+        drawn = plt.cm.ScalarMappable(norm=plt.Normalize(vmin, 1.0), cmap=cmap)
+    if colorbar:
+        bar = ax.figure.colorbar(drawn, ax=ax, fraction=0.046, pad=0.04)
+        bar.set_label(f"share of the {percentile:g}th-percentile cap", fontsize=7)
+        bar.ax.tick_params(labelsize=7)
+    ax.set_title(title, fontsize=9)
+    ax.axis("off")
     return ax
 
 
@@ -83,8 +129,11 @@ def plot_attribution_grid(images, attributions: dict, row_titles=None, signs=Non
     return fig
 
 
-def overlay_heatmap(ax, image, heatmap, title="", cmap=SIGNED_CMAP, alpha=0.6, symmetric=True):
-    """Draw a 2-D ``heatmap`` (resized to the image) over ``image`` with a colour bar (green +, red -)."""
+def overlay_heatmap(ax, image, heatmap, title="", sign="all", percentile: float = DISPLAY_PERCENTILE):
+    """Draw a 2-D ``heatmap`` (a layer's map, resized to the image) over ``image``, with a colour bar.
+
+    ``sign="all"`` shows both signs (green for, red against); ``"absolute_value"`` the magnitude.
+    """
     image = _hwc(image)
     heatmap = np.asarray(heatmap.detach().cpu() if isinstance(heatmap, torch.Tensor) else heatmap, dtype=float)
     if heatmap.ndim != 2:
@@ -94,14 +143,7 @@ def overlay_heatmap(ax, image, heatmap, title="", cmap=SIGNED_CMAP, alpha=0.6, s
             torch.as_tensor(heatmap)[None, None], size=image.shape[:2], mode="bilinear", align_corners=False
         )
         heatmap = resized[0, 0].numpy()
-    limit = np.abs(heatmap).max() or 1.0
-    vmin, vmax = (-limit, limit) if symmetric else (heatmap.min(), heatmap.max())
-    ax.imshow(np.clip(image, 0, 1).mean(axis=2), cmap="gray")
-    shown = ax.imshow(heatmap, cmap=cmap, alpha=alpha, vmin=vmin, vmax=vmax)
-    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
-    ax.set_title(title, fontsize=9)
-    ax.axis("off")
-    return ax
+    return plot_attribution(ax, heatmap, image, "blended_heat_map", sign, title, percentile=percentile)
 
 
 def _hwc(image) -> np.ndarray:

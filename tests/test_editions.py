@@ -110,10 +110,13 @@ def solution_lines(notebook) -> set[str]:
     for cell in notebook.cells:
         if not editions.is_solution(cell):
             continue
-        kept = set()
-        if cell.cell_type == "code":
-            kept = {line.strip() for line in editions.stub_source(cell.source).splitlines()}
-        lines |= {line.strip() for line in cell.source.splitlines()} - kept - elsewhere
+        kept, source = set(), cell.source
+        if cell.cell_type == "code" and editions.exercise_kind(source) == "debug":  # the fixes are the solution
+            source = "\n".join(m.group(2) for m in map(editions.PLANTED.match, source.splitlines()) if m)
+            kept = {line.strip() for line in editions.planted_source(cell.source).splitlines()}
+        elif cell.cell_type == "code":
+            kept = {line.strip() for line in editions.stub_source(source).splitlines()}
+        lines |= {line.strip() for line in source.splitlines()} - kept - elsewhere
     return {line for line in lines if len(line) >= 8 and not line.startswith(('"""', "#"))}
 
 
@@ -165,3 +168,33 @@ def test_names_bound_in_blocks_and_classes_survive_as_stubs():
     with pytest.raises(NotImplementedError):
         namespace["Rollout"]()([1])
     assert namespace["Rollout"].__doc__ == "Attention rollout."
+
+
+DEBUG = '''# Exercise 3 (debug): find and fix the bug in ig_by_hand
+import torch
+
+
+def ig_by_hand(grads, x, baseline):
+    """IG from the path gradients (one per row)."""
+    average = grads.mean(dim=0)
+    return (x - baseline) * average  # planted bug: return average
+    if False:
+        print("never")  # planted bug:
+'''
+
+
+def test_a_debug_exercise_starts_from_its_planted_bug():
+    broken = editions.planted_source(DEBUG)
+    assert "    return average\n" in broken and "(x - baseline) * average" not in broken
+    assert "planted bug" not in broken and "        pass\n" in broken  # an empty planted line becomes pass
+    assert "    average = grads.mean(dim=0)\n" in broken  # unmarked lines are the student's too
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(DEBUG, metadata={"tags": ["solution"]})]
+    assert editions.student_edition(notebook).cells[0].source == broken
+
+
+def test_a_debug_exercise_without_a_planted_bug_is_a_clear_error():
+    with pytest.raises(ValueError, match="Exercise 4 is a debug exercise but no line carries"):
+        editions.planted_source("# Exercise 4 (debug): fix it\nx = 1\n")
+    with pytest.raises(ValueError, match="Exercise 5: the code with its planted bug is not valid Python"):
+        editions.planted_source("# Exercise 5 (debug): fix it\nx = 1  # planted bug: x = (\n")

@@ -55,7 +55,22 @@ def test_unavailable_device_is_a_clear_error(monkeypatch):
 def test_describe_mentions_modes(monkeypatch):
     monkeypatch.setenv("COURSE_QUICK", "1")
     line = settings.describe()
-    assert "quick mode: on" in line and "offline mode: on" in line and "device: cpu" in line
+    assert "quick mode: on" in line and "network: not used (COURSE_OFFLINE=1)" in line and "device: cpu" in line
+
+
+@pytest.mark.parametrize("reachable, words", [(True, "network: reachable"), (False, "network: unreachable, offline fallbacks in use")])
+def test_environment_line_says_what_happened_to_the_network(monkeypatch, reachable, words):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    monkeypatch.setattr(settings, "network_reachable", lambda: reachable)
+    assert words in settings.describe()
+
+
+def test_network_probe_is_false_when_nothing_listens(monkeypatch):
+    monkeypatch.delenv("COURSE_OFFLINE", raising=False)
+    settings.network_reachable.cache_clear()
+    assert settings.network_reachable(("127.0.0.1", 9), timeout=0.5) is False  # discard port: nothing there
+    monkeypatch.setenv("COURSE_OFFLINE", "1")
+    assert settings.network_reachable(("127.0.0.1", 9)) is False
 
 
 def test_display_path_hides_this_machine(monkeypatch, tmp_path):

@@ -41,7 +41,7 @@ def test_grid_has_one_column_per_method_and_accepts_zero_maps():
 def test_overlay_heatmap_resizes_and_rejects_bad_shapes():
     fig, ax = plt.subplots()
     visualize.overlay_heatmap(ax, np.random.rand(32, 32, 3), np.random.randn(4, 4), title="layer")
-    assert ax.images[-1].get_array().shape == (32, 32)
+    assert ax.images[-1].get_array().shape == (32, 32, 4)  # the RGBA overlay, at the image's size
     with pytest.raises(ValueError, match="2-D heat map"):
         visualize.overlay_heatmap(ax, np.random.rand(32, 32, 3), np.random.randn(3, 4, 4))
     plt.close(fig)
@@ -57,4 +57,44 @@ def test_an_unknown_sign_is_a_clear_error():
     fig, ax = plt.subplots()
     with pytest.raises(ValueError, match="Unknown sign 'both': choose one of absolute_value, positive"):
         plot_attribution(ax, torch.rand(1, 3, 4, 4), torch.rand(1, 3, 4, 4), sign="both")
+    plt.close(fig)
+
+
+def test_display_map_caps_at_the_percentile_and_keeps_signs():
+    from helpers.visualize import display_map
+    attribution = np.zeros((1, 3, 40, 40))
+    attribution[0, 0] = np.linspace(-1, 1, 1600).reshape(40, 40)
+    attribution[0, 0, 0, 0] = -1000.0  # one extreme pixel
+    shown = display_map(torch.tensor(attribution), "all", percentile=99)
+    assert shown.shape == (40, 40) and shown.min() == -1.0 and shown.max() <= 1.0
+    # the outlier is clipped, so ordinary pixels keep a visible share instead of ~0.001
+    assert abs(shown[39, 39]) > 0.5
+    assert (display_map(torch.tensor(attribution), "positive") >= 0).all()
+    negative = display_map(torch.tensor(attribution), "negative")
+    assert negative[0, 0] == 1.0 and negative[39, 39] == 0.0
+
+
+def test_display_map_sums_channels_for_signs_and_abs_sums_for_magnitudes():
+    from helpers.visualize import display_map
+    attribution = np.zeros((2, 4, 4))
+    attribution[0], attribution[1] = 1.0, -1.0  # channels cancel
+    assert np.all(display_map(attribution, "all", percentile=100) == 0)
+    assert np.all(display_map(attribution, "absolute_value", percentile=100) == 1.0)
+
+
+def test_display_map_rejects_bad_arguments():
+    from helpers.visualize import display_map
+    with pytest.raises(ValueError, match="percentile must be in"):
+        display_map(np.ones((4, 4)), "all", percentile=0)
+    with pytest.raises(ValueError, match="Unknown sign"):
+        display_map(np.ones((4, 4)), "both")
+
+
+def test_overlay_draws_zero_transparent():
+    from helpers.visualize import plot_attribution
+    fig, ax = plt.subplots()
+    attribution = np.zeros((4, 4)); attribution[0, 0] = 1.0
+    plot_attribution(ax, attribution, np.ones((4, 4, 3)), "blended_heat_map", "all", colorbar=False)
+    overlay = ax.get_images()[-1].get_array()
+    assert overlay[0, 0, 3] > 0.5 and overlay[3, 3, 3] == 0.0  # the white image shows through where the map is 0
     plt.close(fig)

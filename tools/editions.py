@@ -3,10 +3,12 @@ the student edition, in which every exercise's solution is replaced by a stub.
 
 Cell tags in the percent scripts (``# %% tags=["solution"]``) drive it:
 
-- a ``solution`` code cell starts with ``# Exercise N: <what to do>``; in the student edition it
-  keeps that line, its imports, every function's signature and docstring (the body raises
-  ``NotImplementedError("Exercise N: <what to do>")``) and the names it assigns (set to ``None``,
-  followed by the same ``raise``), so the check that follows finds the names it needs;
+- a ``solution`` code cell starts with ``# Exercise N (kind): <what to do>``; in the student
+  edition it keeps that line, its imports, every function's signature and docstring (the body
+  raises ``NotImplementedError("Exercise N: <what to do>")``) and the names it assigns (set to
+  ``None``, followed by the same ``raise``), so the check that follows finds the names it needs;
+- a ``debug`` exercise's solution cell holds the fixed code, each fixed line ending in
+  ``# planted bug: <the broken line>``; the student edition starts from the broken lines instead;
 - a ``solution`` markdown cell (a model answer) is removed;
 - ``solution`` and ``check`` cells lose their outputs.
 
@@ -28,7 +30,8 @@ from helpers.settings import display_path
 from tools.notebooks import BUILD_DIR, is_check, is_solution, notebook_paths, read_notebook
 
 KINDS = ("predict", "debug", "extend", "implement")
-HEADER = re.compile(r"^#\s*Exercise\s+(\d+)\s*(?:\((?:%s)\)\s*)?:\s*(.+?)\s*$" % "|".join(KINDS))
+HEADER = re.compile(r"^#\s*Exercise\s+(\d+)\s*(?:\((%s)\)\s*)?:\s*(.+?)\s*$" % "|".join(KINDS))
+PLANTED = re.compile(r"^(\s*)(.*?)\s*#\s*planted bug:\s?(.*)$")
 STUDENT_DIR = BUILD_DIR / "student"
 
 
@@ -43,7 +46,40 @@ def exercise_header(source: str) -> tuple[int, str]:
     if not match:
         raise ValueError(f"A solution code cell must start with '# Exercise N (kind): <what to do>' "
                          f"(kind one of {', '.join(KINDS)}, optional), got {first!r}.")
-    return int(match.group(1)), match.group(2)
+    return int(match.group(1)), match.group(3)
+
+
+def exercise_kind(source: str) -> str | None:
+    """The kind named in a solution cell's header (predict, debug, extend, implement), or None."""
+    exercise_header(source)
+    return HEADER.match(source.lstrip().splitlines()[0]).group(2)
+
+
+def planted_source(source: str) -> str:
+    """A debug exercise's starting code: every line marked ``# planted bug: <code>`` becomes that code.
+
+    The solution cell holds the fixed code, and each fixed line carries its broken version in the
+    marker; the student edition gets the broken lines (indentation kept, markers gone).
+    """
+    number, _ = exercise_header(source)
+    lines, planted = [], 0
+    for line in source.splitlines():
+        match = PLANTED.match(line)
+        if match:
+            indent, _fixed, broken = match.groups()
+            lines.append(indent + broken if broken.strip() else indent + "pass")
+            planted += 1
+        else:
+            lines.append(line)
+    if not planted:
+        raise ValueError(f"Exercise {number} is a debug exercise but no line carries a '# planted bug: <code>' "
+                         f"marker with the broken version.")
+    broken = "\n".join(lines) + "\n"
+    try:
+        ast.parse(broken)
+    except SyntaxError as error:
+        raise ValueError(f"Exercise {number}: the code with its planted bug is not valid Python ({error}).") from None
+    return broken
 
 
 def stub_source(source: str) -> str:
@@ -128,7 +164,8 @@ def student_edition(notebook):
         if is_solution(cell) and cell.cell_type == "markdown":
             continue
         if is_solution(cell) and cell.cell_type == "code":
-            cell.source = stub_source(cell.source)
+            debug = exercise_kind(cell.source) == "debug"
+            cell.source = planted_source(cell.source) if debug else stub_source(cell.source)
         if cell.cell_type == "code" and (is_solution(cell) or is_check(cell)):
             cell.outputs, cell.execution_count = [], None
         cells.append(cell)
