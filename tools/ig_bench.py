@@ -69,3 +69,71 @@ def smallest_passing(passes_at, start: int = 16, limit: int = 8192, resolution: 
         else:
             low = middle
     return high
+
+
+def adaptive_runs(model, photos, references, **kwargs) -> dict:
+    """Per photo: (steps, gap, distance to the reference, seconds) of ``adaptive_integrated_gradients``."""
+    runs = {}
+    for name, (x, target) in photos.items():
+        start = time.perf_counter()
+        attribution, info = adaptive_integrated_gradients(model, x, target, **kwargs)
+        seconds = time.perf_counter() - start
+        runs[name] = (int(info["steps"][0]), *scores(attribution, *references[name]), seconds)
+    return runs
+
+
+def smallest_fixed(model, photos, references, method: str, start: int = 16, limit: int = REFERENCE_STEPS):
+    """Smallest ``n_steps`` of the fixed ``method`` that passes on every photo (None: not up to ``limit``), and
+    the seconds of that run summed over the photos. The photo that failed last is tried first."""
+    order, seconds = list(photos), {}
+
+    def passes_at(n):
+        total = 0.0
+        for name in list(order):
+            x, target = photos[name]
+            begin = time.perf_counter()
+            attribution = integrated_gradients(model, x, target, n_steps=n, method=method)
+            total += time.perf_counter() - begin
+            if not passes(attribution, *references[name]):
+                order.remove(name)
+                order.insert(0, name)
+                return False
+        seconds[n] = total
+        return True
+
+    found = smallest_passing(passes_at, start, limit)
+    return found, seconds.get(found)
+
+
+def measure_ig(classifier=None) -> list[tuple[str, str, str, str]]:
+    """The rows of ``make bench`` for converged IG: adaptive against each fixed rule, on every course photo."""
+    model, photos = course_photos(classifier)
+    references = {name: ig_reference(model, x, target) for name, (x, target) in photos.items()}
+    runs = adaptive_runs(model, photos, references)
+    adaptive_total = sum(run[0] for run in runs.values())
+    adaptive_ok = all(gap <= GAP_BAR and distance <= MAP_BAR for _, gap, distance, _ in runs.values())
+    details = ", ".join(f"{name} {steps} ({gap:.2%}, {distance:.1%})" for name, (steps, gap, distance, _) in runs.items())
+    rows = [(f"IG adaptive (target_gap 0.01): gradients per photo (gap, distance to the {REFERENCE_STEPS}-point map)",
+             details, f"gap <= {GAP_BAR:.0%}, map <= {MAP_BAR:.0%}", _verdict(adaptive_ok)),
+            (f"IG adaptive: gradients on all {len(photos)} photos",
+             f"{adaptive_total} ({sum(run[3] for run in runs.values()):.1f} s)", "", "")]
+    best = None
+    for method in IG_METHODS:
+        n, seconds = smallest_fixed(model, photos, references, method)
+        if n is None:
+            rows.append((f"IG {method}: smallest n_steps that passes on all photos", f"none up to {REFERENCE_STEPS}",
+                         "", ""))
+            continue
+        total = n * len(photos)
+        best = min(best or total, total)
+        rows.append((f"IG {method}: smallest n_steps that passes on all photos",
+                     f"{n} x {len(photos)} photos = {total} ({seconds:.1f} s)", "", ""))
+    if best:
+        ratio = adaptive_total / best
+        rows.append(("IG gradients, adaptive / best fixed rule", f"{adaptive_total} / {best} = {ratio:.2f}", "<= 0.5",
+                     _verdict(ratio <= 0.5 and adaptive_ok)))
+    return rows
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
