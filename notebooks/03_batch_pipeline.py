@@ -262,10 +262,11 @@ assert (rows.converged == "True").all() and (rows.completeness_gap.astype(float)
     "an image did not converge: its map would be shown unconverged"
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# Read the lines above, not an expectation. In the stored run every image is under the bar
-# (the assertion above guarantees it), but at very different costs: STEPS_SENTENCE. A fixed
-# grid would have to give every image the points of the hardest one. The same columns are in
-# `summary.csv`, so a data set can be filtered on them.
+# Read the lines above, not an expectation. Every image is under the bar (the assertion above
+# guarantees it, so the maps below are converged IG), and the last line gives the range of
+# the gradient evaluations each image took: the adaptive rule spends them where an image's
+# integrand needs them. A fixed grid would have to give every image the points of the
+# hardest one. The same columns are in `summary.csv`, so a data set can be filtered on them.
 
 # %% [markdown]
 # Each figure shows the image, the attribution map and the overlay, with the top-3
@@ -286,7 +287,10 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# FIGURE_SENTENCE
+# Each map is IG of the top class, converged under the bar printed above: its pixels add up
+# to F(x) − F(x') within that gap. The products of the offline fallback are grayscale images
+# scaled up from 28 × 28 pixels, and the top classes are mostly not the products' categories
+# (section 2), so read each map as what drove that (often wrong) class, not the product's.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Your own photos
