@@ -288,9 +288,9 @@ plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Each map is IG of the top class, converged under the bar printed above: its pixels add up
-# to F(x) − F(x') within that gap. The products of the offline fallback are grayscale images
-# scaled up from 28 × 28 pixels, and the top classes are mostly not the products' categories
-# (section 2), so read each map as what drove that (often wrong) class, not the product's.
+# to F(x) − F(x') within that gap. A map explains the top class printed in its title, which
+# may not be the folder's category (section 2 printed how often it is): read it as what drove
+# that class.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 4. Your own photos
