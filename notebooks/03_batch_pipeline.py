@@ -503,7 +503,14 @@ check_batch_ig(batch_ig, classifier.model, batch, exercise=2, n_steps=16)
 # first. Do the least confident predictions need the most points (or leave the largest gap)?
 
 # %% [markdown] tags=["solution"]
-# **Model answer.** EXERCISE3_ANSWER
+# **Model answer.** Not as a rule, and the printed numbers are the test: the table of
+# section 3 lists each image's confidence beside its `steps`, and Exercise 1's check lists
+# the fixed grid's gaps from the least confident image up. The cost of IG is set by the
+# shape of the integrand along the whole path from the black image (where it rises, where
+# activations switch), while the confidence is the softmax at its end only: a confident
+# image can have a sharp rise early on the path, an unsure one a smooth path. A handful of
+# images cannot show a trend; the question is answered on a data set by the `steps` and
+# `confidence` columns of its `summary.csv`.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 4: what does `--resume` compare?
