@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from helpers.attribution import integrated_gradients
-from helpers.checks import check_batch_explainer, check_ranking
+from helpers.checks import check_batch_explainer, check_batch_ig, check_fixed_grid_prediction, check_ranking
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +58,73 @@ def test_ranking_passes(capsys):
 def test_ranking_fails_with_hints(wrong, hint):
     with pytest.raises(AssertionError, match=f"^Exercise 2: .*{hint}"):
         check_ranking(wrong, exercise=2)
+
+
+def batch_ig(model, x, n_steps=32, bug=None):
+    """The notebook's solution of the debug exercise, with one of the typical bugs on request."""
+    model.eval()
+    with torch.no_grad():
+        targets = model(x).argmax(dim=1)
+    alphas = torch.linspace(0, 1, n_steps)
+    weights = torch.full((n_steps,), 1 / (n_steps - 1))
+    weights[[0, -1]] /= 2
+    total = torch.zeros_like(x)
+    for alpha, weight in zip(alphas, weights):
+        path = (alpha * x).requires_grad_(True)
+        scores = model(path)
+        if bug == "softmax":
+            scores = torch.softmax(scores, dim=1)
+        selected = scores[:, targets] if bug == "planted" else scores.gather(1, targets[:, None])
+        (grads,) = torch.autograd.grad(selected.sum(), path)
+        total += weight * grads
+    return total if bug == "no_delta" else x * total
+
+
+def test_batch_ig_passes_the_fixed_code(tiny, capsys):
+    model, x, _ = tiny
+    check_batch_ig(batch_ig, model, x, exercise=2)
+    assert capsys.readouterr().out.startswith("Exercise 2 passed: each of the 3 maps")
+
+
+@pytest.mark.parametrize("bug, hint", [
+    ("planted", "an image explained alone gets the right map, but in a batch of 3 it does not"),
+    ("softmax", "add up to the change of the class \\*probability\\*"),
+    ("no_delta", "even for an image alone"),
+])
+def test_batch_ig_fails_on_typical_bugs_with_their_symptom(tiny, bug, hint):
+    model, x, _ = tiny
+    with pytest.raises(AssertionError, match=f"^Exercise 2: .*{hint}"):
+        check_batch_ig(lambda m, x, n_steps: batch_ig(m, x, n_steps, bug=bug), model, x, exercise=2)
+
+
+def test_batch_ig_not_done(tiny):
+    def stub(model, x, n_steps=32):
+        raise NotImplementedError("Exercise 2: fix batch_ig")
+    with pytest.raises(AssertionError, match="Exercise 2 is not done yet"):
+        check_batch_ig(stub, *tiny[:2], exercise=2)
+
+
+@pytest.fixture
+def fixed_run(tmp_path):
+    path = tmp_path / "summary.csv"
+    path.write_text("file,confidence,completeness_gap,steps,error\n"
+                    "a.png,0.9,0.004,8,\nb.png,0.3,0.2,8,\nc.png,0.6,0.05,8,\nbroken.jpg,,,,not an image\n")
+    return path
+
+
+def test_fixed_grid_prediction_passes_and_explains(fixed_run, capsys):
+    check_fixed_grid_prediction(1, fixed_run, exercise=1)
+    out = capsys.readouterr().out
+    assert "confidence  30.0%  gap  20.00%  over the 1% bar" in out and "Exercise 1 passed: 1 of 3, as predicted" in out
+
+
+@pytest.mark.parametrize("prediction, hint", [
+    (3, "you predicted 3, the run gives 1. 1 of 3 are under the bar"),
+    (0, "you predicted 0, the run gives 1"),
+    (4, "prediction should be between 0 and 3"),
+    ("all", "prediction should be a whole number of images"),
+    (None, " is not done yet: prediction is still None"),
+])
+def test_fixed_grid_prediction_fails_on_wrong_predictions(fixed_run, prediction, hint):
+    with pytest.raises(AssertionError, match=f"^Exercise 1.*{hint}"):
+        check_fixed_grid_prediction(prediction, fixed_run, exercise=1)

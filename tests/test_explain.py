@@ -97,6 +97,14 @@ def test_cli_good_batch(batch_folder, tmp_path, capsys):
     (["--n-steps", "ten"], "argument --n-steps: must be an integer >= 1, got 'ten'"),
     (["--model", "vgg16"], "argument --model: invalid choice: 'vgg16'"),
     (["--method", "lime"], "argument --method: invalid choice: 'lime'"),
+    (["--target-gap", "0"], "argument --target-gap: must be a number > 0 (the course's bar: 0.01), got '0'"),
+    (["--target-gap", "-0.01"], "argument --target-gap: must be a number > 0"),
+    (["--target-gap", "1%"], "argument --target-gap: must be a number > 0 (the course's bar: 0.01), got '1%'"),
+    (["--max-steps", "8"], "argument --max-steps: must be an integer >= 9, got '8'"),
+    (["--max-steps", "many"], "argument --max-steps: must be an integer >= 9, got 'many'"),
+    (["--n-steps", "50", "--target-gap", "0.02"], "--target-gap applies only to adaptive IG (--method ig "
+                                                   "without --n-steps)"),
+    (["--method", "smoothgrad", "--max-steps", "100"], "--max-steps applies only to adaptive IG"),
 ])
 def test_cli_bad_options_exit_non_zero_with_one_line(tmp_path, args, message):
     result = subprocess.run([sys.executable, "-m", "helpers.explain", str(tmp_path), *args],
@@ -108,7 +116,8 @@ def test_cli_bad_options_exit_non_zero_with_one_line(tmp_path, args, message):
 def test_cli_help_documents_every_option():
     result = subprocess.run([sys.executable, "-m", "helpers.explain", "--help"], capture_output=True, text=True)
     assert result.returncode == 0
-    for option in ["IMAGE_OR_DIR", "--model", "--method", "--n-steps", "--batch-size", "--out", "--figures",
+    for option in ["IMAGE_OR_DIR", "--model", "--method", "--n-steps", "--target-gap", "--max-steps", "--batch-size",
+                   "--out", "--figures",
                    "--save-maps", "--resume", "--workers", "--engine", "--address", "--quiet"]:
         assert option in result.stdout
 

@@ -272,7 +272,58 @@ def test_run_json_details_follow_the_defaults_of_the_attribution_functions(image
 def test_run_json_details_name_what_core_passes_explicitly():
     details = Options("smoothgrad").settings(tiny_classifier())["details"]
     assert details["seed"] == 0 and details["noise_level"] == 0.15 and "batch_size" not in details
-    assert Options("ig").settings(tiny_classifier())["details"]["method"] == "riemann_trapezoid"
+    assert Options("ig", 50).settings(tiny_classifier())["details"]["method"] == "riemann_trapezoid"
+    adaptive = Options("ig").settings(tiny_classifier())
+    assert adaptive["n_steps"] is None and adaptive["target_gap"] == 0.01 and adaptive["max_steps"] == 4096
+    assert "method" not in adaptive["details"] and "target_gap" not in adaptive["details"]
+
+
+def test_ig_is_adaptive_by_default_and_the_summary_records_steps_gap_and_convergence(images, tmp_path):
+    from helpers.attribution import adaptive_integrated_gradients
+
+    tiny = tiny_classifier()
+    rows = list(explain_stream([images / "part000"], tmp_path, tiny, Options("ig", figures="none", save_maps=True),
+                               progress=False, workers=0))
+    assert rows == read_summary(tmp_path) and len(rows) == 5
+    for row in rows:
+        x, target = tiny.input_batch(load_image(row["file"])), int(row["top1_index"])
+        attribution, info = adaptive_integrated_gradients(tiny.model, x, target)
+        assert row["steps"] == str(int(info["steps"][0])) and row["converged"] == "True"
+        assert float(row["completeness_gap"]) <= 0.01
+        np.testing.assert_allclose(np.load(tmp_path / row["map"]), attribution[0].numpy(), rtol=1e-3, atol=1e-4)
+
+
+def test_a_fixed_grid_records_its_steps_and_the_gap_against_the_bar(images, tmp_path):
+    rows = list(explain_stream([images / "part000"], tmp_path, tiny_classifier(), Options("ig", 3, figures="none"),
+                               progress=False, workers=0))
+    assert {row["steps"] for row in rows} == {"3"}
+    assert all(row["converged"] == str(float(row["completeness_gap"]) <= 0.01) for row in rows)
+    saliency = list(explain_stream([images / "part000"], tmp_path / "s", tiny_classifier(),
+                                   Options("saliency", figures="none"), progress=False, workers=0))
+    assert all(row["steps"] == row["converged"] == "" for row in saliency)
+
+
+@pytest.mark.parametrize("first, second, named", [
+    (Options("ig", figures="none"), Options("ig", figures="none", target_gap=0.02), "target_gap"),
+    (Options("ig", figures="none"), Options("ig", figures="none", max_steps=100), "max_steps"),
+    (Options("ig", figures="none"), Options("ig", 64, figures="none"), "max_steps, n_steps, target_gap"),
+])
+def test_resume_refuses_other_adaptive_settings(images, tmp_path, first, second, named):
+    tiny = tiny_classifier()
+    list(explain_stream([images / "part000" / "img00000.png"], tmp_path, tiny, first, progress=False, workers=0))
+    with pytest.raises(ValueError, match=rf"other settings \(.*{named}"):
+        list(explain_stream([images / "part000"], tmp_path, tiny, second, resume=True, progress=False, workers=0))
+    assert len(read_summary(tmp_path)) == 1  # nothing mixed in
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"target_gap": 0}, "target_gap must be a number > 0"),
+    ({"target_gap": float("nan")}, "target_gap must be a number > 0"),
+    ({"max_steps": 4}, "max_steps must be an integer >= 9"),
+])
+def test_options_reject_bad_adaptive_settings(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Options("ig", **kwargs)
 
 
 def test_resume_keys_on_the_resolved_path_and_stores_it_relative(images, tmp_path, monkeypatch):

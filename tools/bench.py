@@ -2,7 +2,9 @@
 
 Prints one table (offline ImageNet model EfficientNet-Lite0, one 224x224 image, CPU):
 hand-written IG vs Captum, IG per step vs a raw forward+backward, IG's peak memory at
-several n_steps, hand-written SmoothGrad vs Captum's NoiseTunnel(Saliency).
+several n_steps, hand-written SmoothGrad vs Captum's NoiseTunnel(Saliency), and the gradient
+evaluations that converged IG costs on every course photo, adaptive against Captum's five fixed
+rules (``tools.ig_bench``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import torch
 from helpers.attribution import DEFAULT_BATCH, integrated_gradients, smoothgrad
 from helpers.data import sample_images
 from helpers.models import load_classifier
+from tools.ig_bench import measure_ig
 from tools.notebooks import ROOT
 from helpers.timing import PAIRED_REPEATS, Seconds, paired_seconds
 
@@ -116,6 +119,7 @@ def measure() -> list[tuple[str, str, str, str]]:
                                        nt_samples_batch_size=DEFAULT_BATCH, target=target, abs=False))
     rows.append((f"SmoothGrad time, hand-written / NoiseTunnel(Saliency) ({N_SAMPLES} samples, batch {DEFAULT_BATCH})",
                  f"{ours_sg:.2f} s / {captum_sg:.2f} s = {ratio:.2f}", "", ""))
+    rows.extend(measure_ig())
     return rows
 
 
@@ -185,13 +189,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__)
     parser.add_argument("--peak-rss", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--pipeline", action="store_true", help="measure only the batch pipeline (notebook 03)")
+    parser.add_argument("--ig", action="store_true", help="measure only converged IG: adaptive against fixed rules")
     args = parser.parse_args(argv)
     if args.peak_rss is not None:
         _child_peak_rss(args.peak_rss)
         return 0
     print(f"machine: {machine()}")
     start = time.time()
-    print_table(measure_pipeline() if args.pipeline else measure())
+    print_table(measure_pipeline() if args.pipeline else measure_ig() if args.ig else measure())
     print(f"(measured in {time.time() - start:.0f} s; each pair timed alternately after a warm-up, "
           f"{PAIRED_REPEATS} times (IG per step: {3 * PAIRED_REPEATS}, pipeline: 3): medians of the times and of "
           f"the ratios)")

@@ -34,7 +34,10 @@ from helpers.checks.nb02 import (  # noqa: F401
 )
 from helpers.checks.nb03 import (  # noqa: F401
     check_batch_explainer,
+    check_batch_ig,
+    check_fixed_grid_prediction,
     check_ranking,
+    reference_batch_ig,
 )
 from helpers.checks.nb04 import (  # noqa: F401
     check_smooth_ig,

@@ -71,3 +71,83 @@ def check_ranking(student_fn, *, exercise: int) -> None:
     if files != ["b.png", "c.png", "a.png"]:
         fail(exercise, f"the rows should be ordered by confidence, highest first; got {files}.")
     passed(exercise, "error rows removed, the 3 explained images ranked by confidence (0.93, 0.67, 0.41).")
+
+
+def check_fixed_grid_prediction(prediction, summary_csv, *, exercise: int, bar: float = 0.01) -> None:
+    """Predict exercise: how many images of a fixed-grid run's ``summary.csv`` are under the gap ``bar``.
+
+    Runs nothing new: reads the run's gaps and steps, prints them image by image (least confident first),
+    then compares with ``prediction`` (an integer) and explains the outcome either way.
+    """
+    import pandas as pd
+
+    guess = resolve(prediction, exercise, "prediction")
+    if isinstance(guess, bool) or not isinstance(guess, int):
+        fail(exercise, f"prediction should be a whole number of images, got {guess!r}.")
+    rows = pd.read_csv(summary_csv)
+    rows = rows[rows.error.isna()].sort_values("confidence")
+    if not 0 <= guess <= len(rows):
+        fail(exercise, f"prediction should be between 0 and {len(rows)} (the run explained {len(rows)} images), "
+                       f"got {guess}.")
+    steps = int(rows.steps.iloc[0])
+    print(f"fixed grid of {steps} points, {len(rows)} images (least confident first):")
+    for _, row in rows.iterrows():
+        print(f"  confidence {row.confidence:6.1%}  gap {row.completeness_gap:7.2%}  "
+              f"{'under' if row.completeness_gap <= bar else 'over'} the {bar:.0%} bar")
+    under = int((rows.completeness_gap <= bar).sum())
+    why = (f"{under} of {len(rows)} are under the bar: with {steps} points the grid is too coarse for the spikes of "
+           f"the integrand (the adaptive runs of section 3 placed one to several hundred points per image)."
+           if under < len(rows) else f"all {len(rows)} are under the bar even with {steps} points.")
+    if guess != under:
+        fail(exercise, f"you predicted {guess}, the run gives {under}. {why} A gap is not a property of the image "
+                       f"alone: it is the quadrature's error, so it falls (not always monotonically) as the grid "
+                       f"gets finer.")
+    passed(exercise, f"{under} of {len(rows)}, as predicted. {why}")
+
+
+def reference_batch_ig(model, x, n_steps: int = 32):
+    """IG maps of each image of ``x`` for its own top-1 class (black baseline, trapezoid rule)."""
+    from helpers.attribution import integrated_gradients
+
+    with torch.no_grad():
+        targets = model(x).argmax(dim=1)
+    return integrated_gradients(model, x, targets, n_steps=n_steps)
+
+
+def check_batch_ig(student_fn, model, x, *, exercise: int, n_steps: int = 32) -> None:
+    """Debug exercise: ``student_fn(model, x, n_steps)`` gives each image's IG map for its own top-1 class.
+
+    The hints name symptoms (what the maps add up to), measured on the batch and on each image alone.
+    """
+    maps = resolve(lambda: student_fn(*fresh((model, x)), n_steps=n_steps), exercise, "batch_ig(...)")
+    if not isinstance(maps, torch.Tensor) or tuple(maps.shape) != tuple(x.shape):
+        shape = tuple(maps.shape) if hasattr(maps, "shape") else type(maps).__name__
+        fail(exercise, f"batch_ig should return a tensor of the batch's shape {tuple(x.shape)}, got {shape}.")
+    expected = reference_batch_ig(model, x, n_steps)
+    maps = maps.detach().to(expected.device, expected.dtype)
+    scale = float(expected.abs().max()) or 1.0
+    if torch.allclose(maps, expected, atol=1e-4 * scale, rtol=1e-3):
+        passed(exercise, f"each of the {len(x)} maps is its image's IG for its own top-1 class, and adds up to that "
+                         f"class's F(x) - F(black) within the {n_steps}-point rule's error.")
+        return
+    with torch.no_grad():
+        logits = model(torch.cat([x, torch.zeros_like(x)]))
+    n = len(x)
+    targets = logits[:n].argmax(dim=1)
+    rows = torch.arange(n)
+    own = (logits[:n][rows, targets] - logits[n:][rows, targets]).double()
+    sums = maps.flatten(1).sum(dim=1).double()
+    alone = resolve(lambda: student_fn(*fresh((model, x[:1])), n_steps=n_steps), exercise, "batch_ig(...)")
+    first_alone_right = torch.allclose(alone.detach().to(expected.dtype), expected[:1], atol=1e-4 * scale, rtol=1e-3)
+    table = ", ".join(f"image {i}: sum {float(s):.3g} vs {float(c):.3g}" for i, (s, c) in enumerate(zip(sums, own)))
+    if first_alone_right:
+        fail(exercise, f"an image explained alone gets the right map, but in a batch of {n} it does not: the maps "
+                       f"do not add up to their own class's F(x) - F(black) ({table}). Something couples the "
+                       f"images of a batch: print the shape of the scores you differentiate.")
+    probabilities = torch.softmax(logits, dim=1)
+    own_probability = (probabilities[:n][rows, targets] - probabilities[n:][rows, targets]).double()
+    if torch.allclose(sums, own_probability, rtol=0.2, atol=0.02 * float(own_probability.abs().max())):
+        fail(exercise, f"the maps add up to the change of the class *probability*, not of its logit ({table}): "
+                       f"IG here explains the logit F.")
+    fail(exercise, f"the maps do not add up to their own class's F(x) - F(black) ({table}), even for an image "
+                   f"alone. Compare the map with (x - x') times the average gradient along the path.")

@@ -1,6 +1,6 @@
 """The command line ``python -m helpers.explain`` (``--help`` lists every option)::
 
-    python -m helpers.explain photos/ cat.jpg --model mobilenet_v3_large --method ig --n-steps 50 --out build/explain
+    python -m helpers.explain photos/ cat.jpg --model mobilenet_v3_large --method ig --target-gap 0.01 --out build/explain
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from helpers.attribution import DEFAULT_BATCH
+from helpers.attribution import DEFAULT_BATCH, INITIAL_INTERVALS
 
 from helpers.validate import check_count
 from helpers.explain.core import FIGURE_MODES, METHODS, EngineError, Options
@@ -33,6 +33,17 @@ def _integer_at_least(minimum: int):
     return parse
 
 
+def _positive_number(text: str) -> float:
+    """An argparse ``type``: a finite number > 0, or a one-line error."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0 (the course's bar: 0.01), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineErrors(
         prog="python -m helpers.explain",
@@ -48,8 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", default="ig", choices=list(METHODS),
                         help="ig = Integrated Gradients, saliency = plain gradient, smoothgrad = SmoothGrad "
                              "(default: %(default)s)")
-    parser.add_argument("--n-steps", type=_integer_at_least(1), default=50,
-                        help="IG integration steps, or SmoothGrad noisy samples (default: %(default)s)")
+    parser.add_argument("--n-steps", type=_integer_at_least(1), default=None,
+                        help="IG: a fixed grid of N_STEPS points instead of adaptive IG; SmoothGrad: noisy "
+                             "samples (default: adaptive IG; 50 SmoothGrad samples)")
+    parser.add_argument("--target-gap", type=_positive_number, default=None,
+                        help="adaptive IG: refine the path until the relative completeness gap and the estimated "
+                             "map error are under this (default: 0.01)")
+    parser.add_argument("--max-steps", type=_integer_at_least(2 * INITIAL_INTERVALS + 1), default=None,
+                        help="adaptive IG: at most this many gradient evaluations per image; an image that needs "
+                             "more is written with converged=False and a warning (default: 4096)")
     parser.add_argument("--batch-size", type=_integer_at_least(1), default=None,
                         help=f"path points / noisy copies per forward pass; bounds memory (default: {DEFAULT_BATCH})")
     parser.add_argument("--out", default="build/explain", type=Path,
@@ -83,7 +101,15 @@ def main(argv=None) -> int:
     if args.address and args.engine != "ray":
         print("python -m helpers.explain: error: --address needs --engine ray", file=sys.stderr)
         return 2
-    options = Options(args.method, args.n_steps, args.batch_size, args.figures, args.save_maps)
+    adaptive = {"target_gap": args.target_gap, "max_steps": args.max_steps}
+    given = [f"--{name.replace('_', '-')}" for name, value in adaptive.items() if value is not None]
+    if given and (args.method != "ig" or args.n_steps is not None):
+        verb = "applies" if len(given) == 1 else "apply"
+        print(f"python -m helpers.explain: error: {' and '.join(given)} {verb} only to adaptive IG "
+              f"(--method ig without --n-steps)", file=sys.stderr)
+        return 2
+    options = Options(args.method, args.n_steps, args.batch_size, args.figures, args.save_maps,
+                      **{name: value for name, value in adaptive.items() if value is not None})
     explained = failed = 0
     try:
         for row in explain_stream(args.inputs, args.out, args.model, options, resume=args.resume,

@@ -10,7 +10,7 @@ import inspect
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +18,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from helpers.attribution import integrated_gradients, smoothgrad, vanilla_gradient
+from helpers.attribution import (
+    adaptive_integrated_gradients, check_max_steps, check_target_gap, integrated_gradients, smoothgrad,
+    vanilla_gradient,
+)
 from helpers.images import load_image
 from helpers.models import Classifier
 from helpers.validate import check_count
@@ -28,10 +31,13 @@ METHODS = {"ig": "Integrated Gradients", "saliency": "Saliency (gradient)", "smo
 FIGURE_MODES = ("all", "none")
 GAP_THRESHOLD = 0.01  # the course's bar for IG (notebook 07): completeness gap < 1% of |F(x) - F(x')|
 SUMMARY_FIELDS = ["file", "top1_label", "top1_index", "confidence", "completeness_gap", "convergence_delta",
-                  "seconds", "figure", "map", "error"]
-ATTRIBUTION_FUNCTIONS = {"ig": integrated_gradients, "saliency": vanilla_gradient, "smoothgrad": smoothgrad}
-FIXED_ARGUMENTS = {"ig": {}, "saliency": {}, "smoothgrad": {"seed": 0}}  # what explain_image passes besides steps
-NOT_IN_THE_MAP = {"model", "x", "target", "n_steps", "n_samples", "internal_batch_size", "batch_size"}
+                  "steps", "converged", "seconds", "figure", "map", "error"]
+DEFAULT_SAMPLES = 50  # SmoothGrad's noisy copies when n_steps is not given
+ATTRIBUTION_FUNCTIONS = {"ig": integrated_gradients, "ig_adaptive": adaptive_integrated_gradients,
+                         "saliency": vanilla_gradient, "smoothgrad": smoothgrad}
+FIXED_ARGUMENTS = {"ig": {}, "ig_adaptive": {}, "saliency": {}, "smoothgrad": {"seed": 0}}  # passed besides steps
+NOT_IN_THE_MAP = {"model", "x", "target", "n_steps", "n_samples", "internal_batch_size", "batch_size",
+                  "target_gap", "max_steps"}
 
 
 def check_method(method: str) -> str:
@@ -43,17 +49,31 @@ def check_method(method: str) -> str:
 
 @dataclass(frozen=True)
 class Options:
-    """What is computed for each image (``n_steps``: IG steps or SmoothGrad samples) and what is written."""
+    """What is computed for each image and what is written.
+
+    IG is adaptive (``adaptive_integrated_gradients``: ``target_gap``, ``max_steps``) unless ``n_steps``
+    is given, which switches to a fixed trapezoid grid of ``n_steps`` points. SmoothGrad: ``n_steps``
+    noisy samples (default ``DEFAULT_SAMPLES``).
+    """
 
     method: str = "ig"
-    n_steps: int = 50
+    n_steps: int | None = None
     internal_batch_size: int | None = None
     figures: str = "all"
     save_maps: bool = False
+    target_gap: float = 0.01
+    max_steps: int = 4096
+
+    @property
+    def adaptive(self) -> bool:
+        return self.method == "ig" and self.n_steps is None
 
     def __post_init__(self):
         check_method(self.method)
-        check_count(self.n_steps, "n_steps")
+        if self.n_steps is not None:
+            check_count(self.n_steps, "n_steps")
+        check_target_gap(self.target_gap)
+        check_max_steps(self.max_steps)
         if self.internal_batch_size is not None:
             check_count(self.internal_batch_size, "internal_batch_size")
         if self.figures not in FIGURE_MODES:
@@ -61,9 +81,12 @@ class Options:
 
     def settings(self, classifier: Classifier) -> dict:
         """Everything the maps depend on: the key under which a run can be resumed."""
-        computed = {k: v for k, v in asdict(self).items() if k in ("method", "n_steps")}
+        steps = DEFAULT_SAMPLES if self.method == "smoothgrad" and self.n_steps is None else self.n_steps
+        computed = {"method": self.method, "n_steps": None if self.method == "saliency" else steps,
+                    "target_gap": self.target_gap if self.adaptive else None,
+                    "max_steps": self.max_steps if self.adaptive else None}
         return {"model": classifier.name, "weights": Path(classifier.weights).name, **computed,
-                "details": method_details(self.method)}
+                "details": method_details("ig_adaptive" if self.adaptive else self.method)}
 
 
 def method_details(method: str) -> dict:
@@ -88,11 +111,17 @@ class Explanation:
     top3: list  # (label, probability, class index)
     delta: float | None = None  # IG: |sum(attribution) - (F(x) - F(x'))|, in logits
     relative_gap: float | None = None  # IG: delta / |F(x) - F(x')|
+    steps: int | None = None  # IG: gradient evaluations used
+    converged: bool | None = None  # IG: adaptive's verdict; fixed grid: relative_gap <= GAP_THRESHOLD
 
 
-def explain_image(classifier: Classifier, image, method: str = "ig", n_steps: int = 50,
-                  internal_batch_size: int | None = None) -> Explanation:
-    """Explain the top-1 class of one image (PIL image or preprocessed (1, C, H, W) tensor)."""
+def explain_image(classifier: Classifier, image, method: str = "ig", n_steps: int | None = None,
+                  internal_batch_size: int | None = None, target_gap: float = 0.01,
+                  max_steps: int = 4096) -> Explanation:
+    """Explain the top-1 class of one image (PIL image or preprocessed (1, C, H, W) tensor).
+
+    IG: adaptive (``target_gap``, ``max_steps``) unless ``n_steps`` is given (a fixed trapezoid grid).
+    """
     check_method(method)
     model = classifier.model
     x = image.to(classifier.device) if isinstance(image, torch.Tensor) else classifier.input_batch(image)
@@ -105,13 +134,20 @@ def explain_image(classifier: Classifier, image, method: str = "ig", n_steps: in
     if method == "saliency":
         return Explanation(vanilla_gradient(model, x, target, **fixed), top3)
     if method == "smoothgrad":
-        return Explanation(smoothgrad(model, x, target, n_samples=n_steps, batch_size=internal_batch_size, **fixed),
-                           top3)
-    attribution = integrated_gradients(model, x, target, n_steps=n_steps, internal_batch_size=internal_batch_size,
-                                       **fixed)
+        return Explanation(smoothgrad(model, x, target, n_samples=n_steps or DEFAULT_SAMPLES,
+                                      batch_size=internal_batch_size, **fixed), top3)
     change = float(logits[0, target] - logits[1, target])  # F(x) - F(x')
+    if n_steps is None:
+        attribution, info = adaptive_integrated_gradients(model, x, target, target_gap=target_gap, max_steps=max_steps,
+                                                          internal_batch_size=internal_batch_size)
+        steps, converged = int(info["steps"][0]), bool(info["converged"][0])
+    else:
+        attribution = integrated_gradients(model, x, target, n_steps=n_steps, internal_batch_size=internal_batch_size,
+                                           **fixed)
+        steps, converged = n_steps, None
     delta = abs(float(attribution.sum()) - change)
-    return Explanation(attribution, top3, delta, delta / abs(change) if change else float("inf"))
+    gap = delta / abs(change) if change else float("inf")
+    return Explanation(attribution, top3, delta, gap, steps, gap <= GAP_THRESHOLD if converged is None else converged)
 
 
 def output_name(path) -> str:
@@ -132,11 +168,13 @@ def explain_input(classifier: Classifier, item, out_dir, options: Options) -> di
         return row
     start = time.perf_counter()
     x = x.unsqueeze(0) if x.dim() == 3 else x
-    result = explain_image(classifier, x, options.method, options.n_steps, options.internal_batch_size)
+    result = explain_image(classifier, x, options.method, options.n_steps, options.internal_batch_size,
+                           options.target_gap, options.max_steps)
     stem = f"{output_name(file)}_{options.method}"
     row.update(top1_label=result.top3[0][0], top1_index=str(result.top3[0][2]), confidence=f"{result.top3[0][1]:.4f}")
     if result.delta is not None:
-        row.update(completeness_gap=f"{result.relative_gap:.4g}", convergence_delta=f"{result.delta:.4g}")
+        row.update(completeness_gap=f"{result.relative_gap:.4g}", convergence_delta=f"{result.delta:.4g}",
+                   steps=str(result.steps), converged=str(result.converged))
     if options.save_maps:
         row["map"] = _write_map(result.attribution, Path(out_dir), f"maps/{stem}.npy")
     if options.figures == "all":

@@ -68,16 +68,17 @@ def explain_stream(inputs, out_dir, model: str | Classifier = "mobilenet_v3_larg
 
 
 def explain_files(inputs, out_dir, model: str | Classifier = "mobilenet_v3_large", method: str = "ig",
-                  n_steps: int = 50, internal_batch_size: int | None = None, progress: bool = True,
-                  **pipeline) -> list[dict]:
+                  n_steps: int | None = None, internal_batch_size: int | None = None, progress: bool = True,
+                  target_gap: float = 0.01, max_steps: int = 4096, **pipeline) -> list[dict]:
     """Explain every image in ``inputs`` (files and folders, recursively); write figures and ``summary.csv``.
 
-    A bad file is recorded in the summary with its error and the batch goes on. The
+    IG is adaptive (gap under ``target_gap``, at most ``max_steps`` gradients per image) unless
+    ``n_steps`` is given (a fixed grid). A bad file is recorded in the summary with its error and the batch goes on. The
     summary rows are returned (for a very large data set, iterate
     ``explain_stream`` instead: it keeps nothing). ``pipeline`` takes the
     keywords of ``explain_stream``: ``figures``, ``save_maps``, ``resume``, ``workers``,
     ``engine``, ``address``.
     """
     options = Options(method, n_steps, internal_batch_size, pipeline.pop("figures", "all"),
-                      pipeline.pop("save_maps", False))
+                      pipeline.pop("save_maps", False), target_gap, max_steps)
     return list(explain_stream(inputs, out_dir, model, options, progress=progress, **pipeline))
