@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers.attribution import vanilla_gradient
-from helpers.checks import ExerciseFailed, check_batched_smoothgrad, check_knob_prediction, check_vargrad
+from helpers.checks import ExerciseFailed, check_batched_smoothgrad, check_squared_prediction, check_vargrad
 
 
 def vargrad(mistake=None):
@@ -84,15 +84,18 @@ def test_batched_smoothgrad_fails_with_a_hint(mistake, hint):
     assert hint in str(error.value)
 
 
-GAINS = {"samples": ("n 10 -> 50", 0.40, 0.70), "noise": ("noise 5% -> 15%", 0.40, 0.55)}
+MEASURED = {"signed": 0.52, "magnitude": 0.90}
 
 
-def test_knob_prediction(capsys):
-    check_knob_prediction("samples", GAINS, exercise=3)
-    assert capsys.readouterr().out.startswith("Exercise 3 passed: measured: ")
-    with pytest.raises(ExerciseFailed, match=r"^Exercise 3: measured: .*The samples knob helped more"):
-        check_knob_prediction("noise", GAINS, exercise=3)
+def test_squared_prediction(capsys):
+    check_squared_prediction("magnitude", 0.87, MEASURED, exercise=3)
+    out = capsys.readouterr().out
+    assert out.startswith("Exercise 3 passed: measured: ") and "closer to the magnitude one" in out
+    with pytest.raises(ExerciseFailed, match=r"^Exercise 3: measured: .*closer to the magnitude one \(a square"):
+        check_squared_prediction("signed", 0.87, MEASURED, exercise=3)
+    with pytest.raises(ExerciseFailed, match=r"closer to the signed one"):
+        check_squared_prediction("magnitude", 0.55, MEASURED, exercise=3)
     with pytest.raises(ExerciseFailed, match="should be one of"):
-        check_knob_prediction("more", GAINS, exercise=3)
+        check_squared_prediction("squared", 0.87, MEASURED, exercise=3)
     with pytest.raises(ExerciseFailed, match="Exercise 3 is not done yet"):
-        check_knob_prediction(None, GAINS, exercise=3)
+        check_squared_prediction(None, 0.87, MEASURED, exercise=3)

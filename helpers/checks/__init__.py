@@ -31,7 +31,7 @@ from helpers.checks.nb03 import (  # noqa: F401
 from helpers.checks.nb04 import (  # noqa: F401
     check_vargrad,
     check_batched_smoothgrad,
-    check_knob_prediction,
+    check_squared_prediction,
 )
 from helpers.checks.nb05 import (  # noqa: F401
     reference_sampled_additivity,

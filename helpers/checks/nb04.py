@@ -148,28 +148,30 @@ def check_batched_smoothgrad(student_fn, *, exercise: int, n_samples: int = 20, 
                      f"like an average of {effective:.1f} independent copies (n_samples = {n_samples}).")
 
 
-# --------------------------------------------------------------------------- Exercise: which knob (predict)
+# --------------------------------------------------------------------------- Exercise: SmoothGrad-Squared (predict)
 
-KNOB_CHOICES = ("samples", "noise")
+SQUARED_CHOICES = ("signed", "magnitude")
 
 
-def check_knob_prediction(prediction, gains: dict, *, exercise: int, measure: str = "the stability") -> None:
-    """``prediction`` ("samples" or "noise") names the change that improved ``measure`` more.
+def check_squared_prediction(prediction, squared: float, measured: dict, *, exercise: int,
+                             measure: str = "stability") -> None:
+    """``prediction`` ("signed" or "magnitude") names the SmoothGrad whose ``measure`` SmoothGrad-Squared's is closer to.
 
-    ``gains`` maps each choice to (its description, value before, value after), as measured by
-    the notebook; the check prints the measurement and fails on the wrong prediction with it.
+    ``squared`` is SmoothGrad-Squared's measured value and ``measured`` maps "signed" and
+    "magnitude" to the two SmoothGrads' values (same photo, noise draws and settings). The check
+    prints the three numbers and fails, with them and the reason, on the wrong prediction.
     """
     prediction = resolve(prediction, exercise, "prediction")
-    if prediction not in KNOB_CHOICES:
-        fail(exercise, f"prediction should be one of {', '.join(map(repr, KNOB_CHOICES))}, got {prediction!r}.")
-    if set(gains) != set(KNOB_CHOICES):
-        raise ValueError(f"gains must have the keys {KNOB_CHOICES}, got {sorted(gains)}.")
-    change = {key: after - before for key, (_, before, after) in gains.items()}
-    winner = max(change, key=change.get)
-    report = "; ".join(f"{what}: {measure} {before:.2f} -> {after:.2f} ({change[key]:+.2f})"
-                       for key, (what, before, after) in gains.items())
-    if prediction != winner:
-        fail(exercise, f"measured: {report}. The {winner} knob helped more. Averaging more copies only removes "
-                       f"what differs between copies; raising the noise changes which neighbourhood is averaged. "
-                       f"Look at section 5's curves again.")
-    passed(exercise, f"measured: {report}.")
+    if prediction not in SQUARED_CHOICES:
+        fail(exercise, f"prediction should be one of {', '.join(map(repr, SQUARED_CHOICES))}, got {prediction!r}.")
+    if set(measured) != set(SQUARED_CHOICES):
+        raise ValueError(f"measured must have the keys {SQUARED_CHOICES}, got {sorted(measured)}.")
+    closer = min(SQUARED_CHOICES, key=lambda key: abs(measured[key] - squared))
+    report = (f"{measure} of SmoothGrad-Squared {squared:.2f}; signed SmoothGrad {measured['signed']:.2f}, "
+              f"SmoothGrad of magnitudes {measured['magnitude']:.2f}")
+    reason = ("a square, like a magnitude, is never negative, so the copies' values add up instead of cancelling"
+              if closer == "magnitude" else
+              "here the squares' few largest values dominate the average as much as the cancelling signs do")
+    if prediction != closer:
+        fail(exercise, f"measured: {report}: closer to the {closer} one ({reason}).")
+    passed(exercise, f"measured: {report}: closer to the {closer} one ({reason}).")
