@@ -19,7 +19,7 @@ def vargrad(mistake=None):
             return (grads ** 2).mean(dim=0)
         if mistake == "std":
             return grads.std(dim=0)
-        return grads.var(dim=0, unbiased=mistake != "population")
+        return grads.var(dim=0, correction=0 if mistake == "population" else 1)
     return fn
 
 
