@@ -351,11 +351,12 @@ for name in inputs:
 print("SmoothGrad of magnitudes: more stable and smoother than the gradient on every photo")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# What the stored figure shows. The plain gradient (second column) is a fine salt-and-pepper
-# of isolated pixels over the whole photo. The signed SmoothGrad (third) is the same kind of
-# speckle (its roughness 1.04-1.12, as high as the gradient's 1.07-1.22). The SmoothGrad of
-# magnitudes (last) is smooth: connected bright regions on the cat's head, the cup and the
-# motorcycle, over a dimmer background. The printed numbers say the same for every photo
+# What the stored figure shows (dark blue = large). The plain gradient (second column) is a
+# fine speckle of blotches scattered over the whole photo, in which the objects are hard to
+# trace. The signed SmoothGrad (third) is the same kind of speckle (its roughness 1.04-1.12,
+# as high as the gradient's 1.07-1.22). The SmoothGrad of magnitudes (last) is smooth and
+# traces the objects: the cat's eyes and nose, the cup's inside and rim, the motorcycle's
+# body and engine, over a paler background. The printed numbers say the same for every photo
 # (asserted): stability from 0.46-0.47 (gradient) to 0.91-0.93 (magnitudes), roughness down
 # to 0.34-0.39. So a plain gradient map looks like noise because its pixel-level pattern,
 # above all its sign, changes with any invisible change of the photo; averaging over a
@@ -395,7 +396,8 @@ for label, index in classes[1:]:
           f"{stability(class_maps[label], top):.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# In the stored run the three cat classes get similar maps (rank correlations of 0.84 and
+# In the stored run all four maps are darkest on the cat's eyes and nose. The three cat
+# classes get similar maps (rank correlations of 0.84 and
 # 0.85 with the top class's map, printed above): their evidence is shared. The surprise is
 # the absent class. Its map exists (every class score has a gradient) and is nearly as
 # similar (0.78) at a probability of 0.01%: a gradient map
