@@ -287,7 +287,6 @@ fig.tight_layout()
 plt.show()
 
 # %%
-# NBVAL_CHECK_OUTPUT
 NOISE_CHOSEN = max(NOISE_GRID, key=lambda noise: curve[noise]["magnitude"]["stability"][-1])
 N_CHOSEN = n_max
 chosen = curve[NOISE_CHOSEN]["magnitude"]
@@ -340,7 +339,6 @@ fig = plot_attribution_grid(list(inputs.values()), {
 plt.show()
 
 # %%
-# NBVAL_CHECK_OUTPUT
 for name in inputs:
     grad, signed, magnitude = plains[name], curves[name]["signed"], curves[name]["magnitude"]
     print(f"{name:>10}: stability {grad['stability']:.2f} (gradient), {signed['stability'][-1]:.2f} (signed), "
