@@ -40,7 +40,9 @@ from helpers.checks.nb03 import (  # noqa: F401
     reference_batch_ig,
 )
 from helpers.checks.nb04 import (  # noqa: F401
-    check_smooth_ig,
+    check_vargrad,
+    check_batched_smoothgrad,
+    check_squared_prediction,
 )
 from helpers.checks.nb05 import (  # noqa: F401
     reference_sampled_additivity,
