@@ -149,6 +149,20 @@ def test_every_notebook_has_checked_exercises_after_the_lecture(notebook):
     assert all("exercise=" in cell.source for cell in checks), "every check names its exercise"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
+def test_every_notebook_has_two_kinds_of_thinking_exercise(notebook):
+    """Issue 17: at least two of predict, debug, extend in every notebook, each followed by a check."""
+    cells = jupytext.read(notebook).cells
+    kinds = set()
+    for index, cell in enumerate(cells):
+        if cell.cell_type == "code" and editions.is_solution(cell):
+            kind = editions.exercise_kind(cell.source)
+            following = next((c for c in cells[index + 1:] if c.cell_type == "code"), None)
+            assert following is not None and editions.is_check(following), f"exercise without a check: {cell.source[:60]!r}"
+            kinds.add(kind)
+    assert len(kinds & {"predict", "debug", "extend"}) >= 2, f"only {sorted(kinds)}"
+
+
 def test_names_bound_in_blocks_and_classes_survive_as_stubs():
     """A solution with a class, a loop, an if and a with keeps every name the check needs."""
     source = ("# Exercise 4 (extend): build it\n"
