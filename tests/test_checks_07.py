@@ -159,11 +159,3 @@ def test_exercise_3_ranking_by_magnitude_fails_the_antisymmetry(case):
         return right_abpc(model, x, target, attribution.abs(), steps)
     with pytest.raises(ExerciseFailed, match=r"^Exercise 3: abpc of the map is right .* negated map"):
         check_abpc(by_magnitude, model, x, 0, positive_map, steps=8, exercise=3)
-
-
-# --------------------------------------------------------------------------- section 4's generic check, still used
-
-def test_a_model_blind_map_fails_the_randomization_check(tiny_model, tiny_input, capsys):
-    check_randomization(lambda: randomization_sanity_check(tiny_model, tiny_input, 1, brightness, n_groups=2),
-                        exercise=4, expect="fail")
-    assert "fails, as expected" in capsys.readouterr().out
