@@ -673,10 +673,13 @@ print("both IG maps follow |x| more closely than the random network's plain grad
 # - IG's accuracy is measurable: the completeness gap tells you whether `n_steps` is enough
 #   for *this* image. On a ReLU network the textbook ranking of the rules need not hold
 #   (section 1 prints which one got under 1% first here), and a gap can rise with more steps.
+#   Adaptive IG refines the path until the gap is under 1%: every IG map shown or scored
+#   after section 1 has its gap printed beside it.
 # - The baseline is part of the question an IG map answers; state it.
 # - Deletion and insertion curves test whether a map ranks pixels better than chance, but
 #   the test's reference (black, blur) interacts with the method's own baseline: report
-#   more than one.
+#   more than one. Put photos on one scale (AUC / P(x)) and show the spread over photos,
+#   not a bare mean.
 # - The randomization check tests whether a map depends on the model at all; a residual
 #   correlation can come from the input factor of the method.
 
