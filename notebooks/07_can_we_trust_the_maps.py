@@ -97,7 +97,7 @@ IMAGES = knob(full=list(SAMPLE_PHOTOS), quick=["chelsea"])  # photos for the del
 STEP_GRID = knob(full=[2, 4, 8, 16, 32, 64, 128, 256], quick=[2, 4, 8])  # section 1: n_steps tried per rule
 IG_TARGET_GAP = 0.01  # sections 2-4: adaptive IG refines its path until the relative completeness gap is under 1%
 IG_MAX_STEPS = knob(full=4096, quick=48)  # cap on gradient evaluations per IG map (quick mode stops early: gaps printed)
-RANDOM_IG_MAX_STEPS = knob(full=96, quick=24)  # section 4: IG cap on randomised networks (>= 17: its first pass takes 17 points)
+RANDOM_IG_MAX_STEPS = knob(full=96, quick=24)  # section 4: IG cap on random networks (>= 17, its first pass)
 SG_SAMPLES = knob(full=32, quick=4)  # section 3: SmoothGrad samples
 CURVE_STEPS = knob(full=20, quick=8)  # section 3: steps per deletion/insertion curve (steps + 1 points; see there)
 RANDOMIZATION_GROUPS = knob(full=8, quick=2)  # section 4: layer groups randomised one after the other
