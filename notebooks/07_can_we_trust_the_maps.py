@@ -96,7 +96,7 @@ MODEL_NAME = "mobilenet_v3_large"
 IMAGES = knob(full=list(SAMPLE_PHOTOS), quick=["chelsea"])  # photos for the deletion/insertion test
 STEP_GRID = knob(full=[2, 4, 8, 16, 32, 64, 128, 256], quick=[2, 4, 8])  # section 1: n_steps tried per rule
 IG_TARGET_GAP = 0.01  # sections 2-4: adaptive IG refines its path until the relative completeness gap is under 1%
-IG_MAX_STEPS = knob(full=4096, quick=48)  # cap on gradient evaluations per IG map (quick mode stops early: gaps printed)
+IG_MAX_STEPS = knob(full=4096, quick=48)  # cap on gradient evaluations per IG map (quick: gaps printed)
 RANDOM_IG_MAX_STEPS = knob(full=96, quick=24)  # section 4: IG cap on random networks (>= 17, its first pass)
 SG_SAMPLES = knob(full=32, quick=4)  # section 3: SmoothGrad samples
 CURVE_STEPS = knob(full=20, quick=8)  # section 3: steps per deletion/insertion curve (steps + 1 points; see there)
@@ -657,7 +657,8 @@ rho = {
 }
 for name, value in rho.items():
     print(f"{name:>40}: Spearman ρ = {value:.2f}")
-closer = min(rho["IG (trained) vs |x|"], rho["IG (all layers random) vs |x|"]) > rho["|gradient| (all layers random) vs |x|"]
+closer = (min(rho["IG (trained) vs |x|"], rho["IG (all layers random) vs |x|"])
+          > rho["|gradient| (all layers random) vs |x|"])
 print("both IG maps follow |x| more closely than the random network's plain gradient does:", closer)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
