@@ -119,6 +119,28 @@ def curve_auc(fractions, probabilities) -> float:
     return float(np.trapezoid(probabilities, fractions))
 
 
+def normalised_auc(auc, probability):
+    """A deletion or insertion AUC divided by P(x), the target probability of the intact image.
+
+    Raw AUCs are in probability units, so a photo at P(x) = 96% outweighs one at 13% in a mean;
+    divided by P(x), every photo is on one scale (1 = the probability never left P(x)).
+    Works on numbers, arrays and pandas columns; P(x) must be > 0.
+    """
+    probability = np.asarray(probability, dtype=float)
+    if not np.all(probability > 0):
+        raise ValueError(f"P(x) must be > 0 to normalise an AUC, got {probability}.")
+    return auc / probability if np.ndim(auc) else float(auc / probability)
+
+
+def group_label(group: list[str], prefix: str = "") -> str:
+    """A tick label naming a whole ``cascade_groups`` group: its first and last module (``prefix`` dropped)
+    and how many modules it holds, e.g. "_fc … _blocks.15._bn2 (5 layers)"."""
+    if not group:
+        raise ValueError("a group holds at least one module name.")
+    names = [name.removeprefix(prefix) for name in group]
+    return names[0] if len(names) == 1 else f"{names[0]} … {names[-1]} ({len(names)} layers)"
+
+
 def cascade_groups(model: nn.Module, n_groups: int = 8) -> list[list[str]]:
     """The model's parametrised modules from the output back to the input, in ``n_groups`` groups."""
     n_groups = check_count(n_groups, "n_groups")

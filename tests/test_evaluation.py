@@ -7,7 +7,8 @@ from conftest import Evidence
 
 from helpers.attribution import integrated_gradients, vanilla_gradient
 from helpers.evaluation import (
-    blurred, cascade_groups, curve_auc, deletion_curve, insertion_curve, passes_randomization, pixel_order,
+    blurred, cascade_groups, curve_auc, deletion_curve, group_label, insertion_curve, normalised_auc,
+    passes_randomization, pixel_order,
     random_attribution, randomization_sanity_check, randomized_copy,
 )
 
@@ -144,6 +145,26 @@ def test_cascade_groups_run_from_output_to_input(tiny_model):
     assert cascade_groups(tiny_model, n_groups=5) == [["fc"], ["conv"]]
     with pytest.raises(ValueError, match="no parameters"):
         cascade_groups(nn.ReLU())
+
+
+def test_normalised_auc_puts_every_photo_on_one_scale():
+    """A curve that stays at P(x) scores 1 whatever P(x) is; works on numbers and columns alike."""
+    import pandas as pd
+
+    fractions = np.linspace(0, 1, 11)
+    assert normalised_auc(curve_auc(fractions, np.full(11, 0.13)), 0.13) == pytest.approx(1.0)
+    assert normalised_auc(curve_auc(fractions, np.full(11, 0.96)), 0.96) == pytest.approx(1.0)
+    column = normalised_auc(pd.Series([0.05, 0.2]), np.array([0.1, 0.8]))
+    assert column.tolist() == pytest.approx([0.5, 0.25])
+    with pytest.raises(ValueError, match="P\\(x\\) must be > 0"):
+        normalised_auc(0.1, 0.0)
+
+
+def test_group_label_names_the_whole_group():
+    assert group_label(["0.1._fc", "0.1._conv_head", "0.1._bn1"], prefix="0.1.") == "_fc … _bn1 (3 layers)"
+    assert group_label(["fc"]) == "fc"
+    with pytest.raises(ValueError, match="at least one"):
+        group_label([])
 
 
 def test_seeded_restores_every_accelerator_generator(monkeypatch):

@@ -53,6 +53,12 @@ from helpers.checks.nb06 import (  # noqa: F401
     strongest_interaction_reference,
     check_strongest_interaction,
 )
+from helpers.checks.nb07 import (  # noqa: F401
+    check_randomization_prediction,
+    check_deletion_curve,
+    reference_abpc,
+    check_abpc,
+)
 from helpers.checks.nb08 import (  # noqa: F401
     check_gradcam_by_hand,
     check_guided_backprop_closed_form,
