@@ -36,9 +36,13 @@ from helpers.checks.nb05 import (  # noqa: F401
     check_sampled_additivity,
 )
 from helpers.checks.nb06 import (  # noqa: F401
-    check_shap_predictions,
+    check_probability_from_shap,
+    check_baseline_shapley,
     strongest_interaction_reference,
-    check_strongest_interaction,
+    interaction_strengths,
+    interaction_verdict,
+    INTERACTION_CHOICES,
+    check_interaction_prediction,
 )
 from helpers.checks.nb08 import (  # noqa: F401
     check_gradcam_by_hand,
