@@ -32,8 +32,10 @@ from helpers.checks.nb04 import (  # noqa: F401
     check_smooth_ig,
 )
 from helpers.checks.nb05 import (  # noqa: F401
-    reference_sampled_additivity,
-    check_sampled_additivity,
+    LAYER_KINDS,
+    check_seed_agreement_prediction,
+    reference_expected_gradients,
+    check_expected_gradients,
 )
 from helpers.checks.nb06 import (  # noqa: F401
     check_probability_from_shap,
