@@ -18,8 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/06_catboost_treeshap.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 6 s cold (empty
-# cache; slowest cell 4 s), 6 s warm (cached results; slowest cell 4 s); quick mode: 5 s.*
+# *Run time on a 2-core CPU shared with other jobs (load average 10-12), measured with `make
+# publish`: 18 s cold, 16 s warm (nothing is cached; slowest cell 11 s, the imports); quick
+# mode: 12 s under the same load. On an idle machine it took 6 s before the exercises grew.*
 #
 # **What you will learn**
 #
