@@ -1,47 +1,90 @@
-"""The notebook-05 check: sampled additivity (gap and standard error of a Monte Carlo estimate)."""
+"""The checks of notebook 05's exercises pass on right answers and fail, with their hint, on typical wrong ones."""
 
-import numpy as np
 import pytest
+import torch
 
-from helpers.checks import ExerciseFailed, check_sampled_additivity, reference_sampled_additivity
+from helpers.checks import (ExerciseFailed, check_expected_gradients, check_seed_agreement_prediction,
+                            reference_expected_gradients)
 
-SUMS = np.random.default_rng(0).normal(2.0, 0.5, size=64)
-F_X, F_BACKGROUND = 3.0, np.array([0.5, 1.5, 1.0])
-
-
-def correct(sums, f_x, f_background):
-    sums = np.asarray(sums)
-    return sums.mean() - (f_x - np.mean(f_background)), sums.std(ddof=1) / np.sqrt(len(sums))
+LAYERS = {"shallow": "layer2", "deep": "layer4"}
+RHO = {"layer2": 0.8, "layer4": 0.97}
 
 
-def test_reference_is_the_gap_and_the_standard_error_of_the_mean():
-    gap, error = reference_sampled_additivity(SUMS, F_X, F_BACKGROUND)
-    assert gap == pytest.approx(SUMS.mean() - 2.0)
-    assert error == pytest.approx(SUMS.std(ddof=1) / 8)
-
-
-def test_passes_on_a_correct_answer(capsys):
-    check_sampled_additivity(correct, SUMS, F_X, F_BACKGROUND, exercise=2)
-    assert capsys.readouterr().out.startswith("Exercise 2 passed: gap")
+def test_prediction_passes_and_explains(capsys):
+    check_seed_agreement_prediction("deep", RHO.get, LAYERS, 64, exercise=1)
+    out = capsys.readouterr().out
+    assert out.startswith("Exercise 1 passed: prediction 'deep' is right") and "ρ = 0.97" in out
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda s, fx, fb: (-correct(s, fx, fb)[0], correct(s, fx, fb)[1]), "wrong sign"),
-    (lambda s, fx, fb: (np.mean(s) - fx, correct(s, fx, fb)[1]), "ignores the background"),
-    (lambda s, fx, fb: (np.sum(s) - (fx - np.mean(fb)), correct(s, fx, fb)[1]), "mean of the per-sample sums"),
-    (lambda s, fx, fb: (correct(s, fx, fb)[0], np.std(s, ddof=1) / len(s)), r"sqrt\(n\), not by n"),
-    (lambda s, fx, fb: (correct(s, fx, fb)[0], np.std(s) / np.sqrt(len(s))), r"ddof=1"),
-    (lambda s, fx, fb: (correct(s, fx, fb)[0], np.std(s, ddof=1)), "spread of one sample"),
-    (lambda s, fx, fb: correct(s, fx, fb)[0], "return two numbers"),
+    ("shallow", "the experiment says 'deep'"),
+    ("layer4", "'shallow' or 'deep'"),
+    (None, "not done yet"),
 ])
-def test_fails_with_a_hint_on_typical_mistakes(wrong, hint):
-    with pytest.raises(ExerciseFailed, match=f"^Exercise 2: .*{hint}"):
-        check_sampled_additivity(wrong, SUMS, F_X, F_BACKGROUND, exercise=2)
+def test_prediction_fails_with_its_hint(wrong, hint):
+    with pytest.raises(ExerciseFailed, match=r"^Exercise 1") as error:
+        check_seed_agreement_prediction(wrong, RHO.get, LAYERS, 64, exercise=1)
+    assert hint in str(error.value)
 
 
-def test_an_unsolved_exercise_is_reported_as_not_done():
-    def stub(sums, f_x, f_background):
-        raise NotImplementedError("Exercise 2: write sampled_additivity")
+def test_prediction_follows_the_experiment():
+    """If the shallow layer agreed more, 'shallow' passes and 'deep' fails."""
+    check_seed_agreement_prediction("shallow", {"layer2": 0.9, "layer4": 0.5}.get, LAYERS, 8, exercise=1)
+    with pytest.raises(ExerciseFailed, match="the experiment says 'shallow'"):
+        check_seed_agreement_prediction("deep", {"layer2": 0.9, "layer4": 0.5}.get, LAYERS, 8, exercise=1)
 
-    with pytest.raises(ExerciseFailed, match="^Exercise 2 is not done yet"):
-        check_sampled_additivity(stub, SUMS, F_X, F_BACKGROUND, exercise=2)
+
+class Quadratic(torch.nn.Module):
+    """Class 0: the sum of squared pixels (its gradient changes along every path); class 1: their sum."""
+
+    def forward(self, x):
+        return torch.stack([(x ** 2).flatten(1).sum(1), x.flatten(1).sum(1)], dim=1)
+
+
+@pytest.fixture
+def setting():
+    torch.manual_seed(1)
+    return Quadratic(), torch.rand(1, 3, 8, 8), torch.rand(6, 3, 8, 8), 0
+
+
+def planted(model, x, background, target, picks, alphas):
+    """The exercise's planted bug: the path starts at black, not at the baseline."""
+    baselines = background[picks]
+    alphas = alphas.view(-1, 1, 1, 1)
+    points = (alphas * x).requires_grad_(True)
+    (gradients,) = torch.autograd.grad(model(points)[:, target].sum(), points)
+    return (x - baselines) * gradients
+
+
+def no_difference(model, x, background, target, picks, alphas):
+    """Gradient times input: the (x - x') factor forgotten."""
+    baselines = background[picks]
+    points = (baselines + alphas.view(-1, 1, 1, 1) * (x - baselines)).requires_grad_(True)
+    (gradients,) = torch.autograd.grad(model(points)[:, target].sum(), points)
+    return x * gradients
+
+
+def test_expected_gradients_passes(setting, capsys):
+    check_expected_gradients(reference_expected_gradients, *setting, exercise=2, n=64)
+    assert "they add up" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("wrong, hint", [
+    (planted, "do not add up"),
+    (no_difference, "do not add up"),
+    (lambda *args: reference_expected_gradients(*args).mean(0), "one attribution per sample"),
+    (lambda *args: reference_expected_gradients(*args).numpy(), "return a tensor"),
+])
+def test_expected_gradients_fails_with_its_hint(setting, wrong, hint):
+    with pytest.raises(ExerciseFailed, match=r"^Exercise 2") as error:
+        check_expected_gradients(wrong, *setting, exercise=2, n=64)
+    assert hint in str(error.value)
+
+
+def test_expected_gradients_other_draws(setting):
+    """Right on average, wrong draw for draw (the alphas reversed: the path walked from x to x')."""
+    def reversed_path(model, x, background, target, picks, alphas):
+        return reference_expected_gradients(model, x, background, target, picks, 1 - alphas)
+
+    with pytest.raises(ExerciseFailed, match="draw for draw"):
+        check_expected_gradients(reversed_path, *setting, exercise=2, n=64)

@@ -45,13 +45,19 @@ from helpers.checks.nb04 import (  # noqa: F401
     check_squared_prediction,
 )
 from helpers.checks.nb05 import (  # noqa: F401
-    reference_sampled_additivity,
-    check_sampled_additivity,
+    LAYER_KINDS,
+    check_seed_agreement_prediction,
+    reference_expected_gradients,
+    check_expected_gradients,
 )
 from helpers.checks.nb06 import (  # noqa: F401
-    check_shap_predictions,
+    check_probability_from_shap,
+    check_baseline_shapley,
     strongest_interaction_reference,
-    check_strongest_interaction,
+    interaction_strengths,
+    interaction_verdict,
+    INTERACTION_CHOICES,
+    check_interaction_prediction,
 )
 from helpers.checks.nb07 import (  # noqa: F401
     check_randomization_prediction,

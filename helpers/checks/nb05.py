@@ -1,43 +1,84 @@
-"""The checks of notebook 05's exercises."""
+"""The checks of notebook 05's exercises (expected gradients, shallow and deep layers)."""
 
 from __future__ import annotations
 
-import numpy as np
+import math
 
-from helpers.checks.common import fail, passed, resolve, as_array, fresh
+import torch
 
+from helpers.checks.common import fail, fresh, passed, resolve
 
-def reference_sampled_additivity(sample_sums, f_x, f_background):
-    """(gap, standard error) of a sampled additivity check: mean(sums) - (f_x - mean f_background), s.e. of the mean."""
-    sums = np.asarray(sample_sums, dtype=np.float64).reshape(-1)
-    gap = sums.mean() - (float(f_x) - np.asarray(f_background, dtype=np.float64).mean())
-    return np.array([gap, sums.std(ddof=1) / np.sqrt(len(sums))])
+LAYER_KINDS = ("shallow", "deep")
 
 
-def check_sampled_additivity(student_fn, sample_sums, f_x, f_background, *, exercise: int) -> None:
-    """``student_fn(sample_sums, f_x, f_background)`` returns (gap, standard error) as the reference does."""
-    value = as_array(resolve(lambda: student_fn(*fresh((sample_sums, f_x, f_background))), exercise,
-                             "sampled_additivity(...)"), exercise).reshape(-1)
-    if value.shape != (2,):
-        fail(exercise, f"return two numbers, (gap, standard_error); got {value.size} value(s).")
-    gap, error = reference_sampled_additivity(sample_sums, f_x, f_background)
-    sums = np.asarray(sample_sums, dtype=np.float64).reshape(-1)
-    n, target = len(sums), float(f_x) - float(np.mean(f_background))
-    if not np.isclose(value[0], gap, rtol=1e-6, atol=1e-9):
-        if np.isclose(value[0], -gap, rtol=1e-6, atol=1e-9):
-            fail(exercise, "the gap has the wrong sign: gap = estimate - target, with target = f_x - mean(f_background).")
-        if np.isclose(value[0], sums.mean() - float(f_x), rtol=1e-6, atol=1e-9):
-            fail(exercise, "the gap ignores the background: the target is f(x) minus the *average* background output.")
-        if np.isclose(value[0], sums.sum() - target, rtol=1e-6, atol=1e-9):
-            fail(exercise, "the estimate is the mean of the per-sample sums, not their total.")
-        fail(exercise, f"gap {value[0]:.4g} does not match: estimate = mean of the sample sums, target = f_x - "
-                       f"mean(f_background).")
-    if not np.isclose(value[1], error, rtol=1e-6, atol=1e-12):
-        for wrong, hint in ((sums.std(ddof=1) / n, "divide the standard deviation by sqrt(n), not by n"),
-                            (sums.std(ddof=0) / np.sqrt(n), "use the sample standard deviation (ddof=1)"),
-                            (sums.std(ddof=1), "that is the spread of one sample; the mean's error is smaller")):
-            if np.isclose(value[1], wrong, rtol=1e-6, atol=1e-12):
-                fail(exercise, f"standard error {value[1]:.4g} is not the standard error of the mean: {hint}.")
-        fail(exercise, f"standard error {value[1]:.4g} does not match the standard error of the mean of {n} samples.")
-    passed(exercise, f"gap {gap:.4g} and standard error {error:.4g} of the sampled additivity check "
-                     f"({abs(gap) / error if error else float('inf'):.1f} standard errors).")
+def check_seed_agreement_prediction(prediction, agreement, layers: dict, nsamples: int, *, exercise: int) -> None:
+    """``prediction`` ('shallow' or 'deep'): at which layer two seeds' maps agree more (Spearman).
+
+    ``agreement(layer_name)`` runs the experiment (two seeds, ``nsamples`` samples each) and
+    returns the Spearman correlation of the two maps; ``layers`` maps 'shallow'/'deep' to names.
+    """
+    value = resolve(prediction, exercise, "prediction")
+    if value not in LAYER_KINDS:
+        fail(exercise, f"write your prediction as 'shallow' or 'deep', got {value!r}.")
+    rho = {kind: float(agreement(layers[kind])) for kind in LAYER_KINDS}
+    measured = max(rho, key=rho.get)
+    facts = (f"two seeds' maps ({nsamples} samples each) agree with Spearman ρ = {rho['shallow']:.2f} at the "
+             f"shallow layer ({layers['shallow']}) and ρ = {rho['deep']:.2f} at the deep one ({layers['deep']})")
+    why = {
+        "deep": "behind a deep layer only a few operations separate the activations from the logit, so the "
+                "class score is close to linear in them: the gradient changes little along the path from h(x') to "
+                "h(x), every sample is close to the exact integral, and which baseline and point were drawn "
+                "matters little. Behind a shallow layer lies most of the network; its gradient swings from one "
+                "point of the path to the next, so each sample is noisy and more samples are needed.",
+        "shallow": "here the deep layer's samples varied more than the shallow one's: the class score must still "
+                   "bend strongly between the deep layer and the output for this image; compare the per-sample "
+                   "spread at both layers.",
+    }[measured]
+    if value != measured:
+        fail(exercise, f"your prediction was {value!r}, the experiment says {measured!r}: {facts}. Why: {why}")
+    passed(exercise, f"prediction {value!r} is right: {facts}. Why: {why}")
+
+
+def reference_expected_gradients(model, x, background, target, picks, alphas):
+    """Per-sample expected gradients at the pixels: (x - x') * dF_target/dx at x' + alpha (x - x')."""
+    baselines = background[picks]
+    points = (baselines + alphas.view(-1, 1, 1, 1) * (x - baselines)).detach().requires_grad_(True)
+    (gradients,) = torch.autograd.grad(model(points)[:, target].sum(), points)
+    return (x - baselines) * gradients
+
+
+def check_expected_gradients(student_fn, model, x, background, target, *, exercise: int, n: int = 16,
+                             seed: int = 0) -> None:
+    """``student_fn(model, x, background, target, picks, alphas)`` returns the per-sample expected-gradients
+    attributions (n, C, H, W) of one image ``x`` (1, C, H, W) for the draws ``picks`` (baseline indices)
+    and ``alphas`` (points on the path); compared draw for draw with the reference, and by additivity."""
+    generator = torch.Generator().manual_seed(seed)
+    picks = torch.randint(len(background), (n,), generator=generator).to(x.device)
+    alphas = torch.rand(n, generator=generator).to(x.device)
+    value = resolve(lambda: student_fn(*fresh((model, x, background, target, picks, alphas))), exercise,
+                    f"{getattr(student_fn, '__name__', 'it')}(...)")
+    if not isinstance(value, torch.Tensor):
+        fail(exercise, f"return a tensor of per-sample attributions, got {type(value).__name__}.")
+    expected = reference_expected_gradients(model, x, background, target, picks, alphas).detach().double()
+    got = value.detach().double().to(expected.device)
+    if got.shape != expected.shape:
+        fail(exercise, f"expected one attribution per sample, shape {tuple(expected.shape)}, got {tuple(got.shape)}.")
+    with torch.no_grad():
+        goal = float(model(x)[0, target] - model(background)[:, target].mean())
+    sums, reference_sums = got.flatten(1).sum(1), expected.flatten(1).sum(1)
+    error = float(reference_sums.std()) / math.sqrt(n)
+    mean = float(sums.mean())
+    gap = abs(mean - goal) / error if error > 0 else math.inf
+    facts = (f"the {n} samples' sums average {mean:.3f} ± {error:.3f} (1 s.e.) against F(x) - mean F(x') = "
+             f"{goal:.3f}")
+    scale = float(expected.abs().max()) or 1.0
+    if torch.allclose(got, expected, rtol=1e-4, atol=1e-5 * scale):
+        passed(exercise, f"your attributions match the reference draw for draw; {facts} ({gap:.1f} s.e.): they add up.")
+        return
+    if gap > 4:
+        fail(exercise, f"the attributions do not add up: {facts}, {gap:.0f} standard errors away. Expected gradients "
+                       f"share out the difference between F(x) and the background's average output: at which "
+                       f"points does your code take the gradient, and what does it multiply the gradient by?")
+    fail(exercise, f"{facts}: the average adds up, but your attributions differ from the reference draw for draw "
+                   f"(by up to {float((got - expected).abs().max()):.3g}): sample s takes the baseline "
+                   f"background[picks[s]] and the point at alphas[s] on its path to x.")
