@@ -129,7 +129,7 @@ def check_target_gap(target_gap) -> float:
 
 def check_max_steps(max_steps) -> int:
     """``max_steps`` if it is an integer of at least the adaptive IG's first points, else a ``ValueError``."""
-    return check_count(max_steps, "max_steps", minimum=2 * INITIAL_INTERVALS + 1)
+    return check_count(max_steps, "max_steps", minimum=4 * INITIAL_INTERVALS + 1)
 
 
 def _adaptive_one(model, x, target, baseline, target_gap, max_steps, batch, **tuning):
@@ -188,7 +188,7 @@ def _adaptive_path(integrand, target_gap, max_steps, initial=None, **tuning):
             covered += intervals[count]["priority"]
             count += 1
         count = min(count, (max_steps - len(evaluated)) // 4)
-        if count == 0:  # out of budget
+        if count <= 0:  # out of budget (the first pass may already have spent more than max_steps allows)
             break
         worst, intervals = intervals[:count], intervals[count:]
         forgotten = [i for i in intervals if i["priority"] < target_gap / max_steps]

@@ -230,6 +230,14 @@ def test_adaptive_ig_says_when_max_steps_comes_first():
     assert not info["converged"].item() and info["steps"].item() <= 40
 
 
+def test_adaptive_ig_stops_at_the_smallest_budget_too():
+    """The smallest budget is spent by the first pass (17 points): the loop stops there (it once looped forever)."""
+    model, x, _ = sharp_case(k=5000.0)
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        _, info = adaptive_integrated_gradients(model, x, 0, target_gap=0.01, max_steps=17)
+    assert not info["converged"].item() and info["steps"].item() == 17
+
+
 def test_adaptive_ig_handles_a_batch_and_matches_fixed_ig_on_a_smooth_model(tiny_model, tiny_input):
     batch = torch.cat([tiny_input, tiny_input.flip(-1)])
     attributions, info = adaptive_integrated_gradients(tiny_model, batch, torch.tensor([1, 2]), target_gap=1e-3)
@@ -242,7 +250,7 @@ def test_adaptive_ig_handles_a_batch_and_matches_fixed_ig_on_a_smooth_model(tiny
 @pytest.mark.parametrize("kwargs, message", [
     ({"target_gap": 0}, "target_gap must be a number > 0"),
     ({"target_gap": -0.01}, "target_gap must be a number > 0"),
-    ({"max_steps": 1}, "max_steps must be an integer >= 9"),
+    ({"max_steps": 1}, "max_steps must be an integer >= 17"),
     ({"max_steps": 2.5}, "max_steps must be an integer"),
 ])
 def test_adaptive_ig_rejects_bad_arguments(tiny_model, tiny_input, kwargs, message):

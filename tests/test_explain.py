@@ -100,8 +100,8 @@ def test_cli_good_batch(batch_folder, tmp_path, capsys):
     (["--target-gap", "0"], "argument --target-gap: must be a number > 0 (the course's bar: 0.01), got '0'"),
     (["--target-gap", "-0.01"], "argument --target-gap: must be a number > 0"),
     (["--target-gap", "1%"], "argument --target-gap: must be a number > 0 (the course's bar: 0.01), got '1%'"),
-    (["--max-steps", "8"], "argument --max-steps: must be an integer >= 9, got '8'"),
-    (["--max-steps", "many"], "argument --max-steps: must be an integer >= 9, got 'many'"),
+    (["--max-steps", "16"], "argument --max-steps: must be an integer >= 17, got '16'"),
+    (["--max-steps", "many"], "argument --max-steps: must be an integer >= 17, got 'many'"),
     (["--n-steps", "50", "--target-gap", "0.02"], "--target-gap applies only to adaptive IG (--method ig "
                                                    "without --n-steps)"),
     (["--method", "smoothgrad", "--max-steps", "100"], "--max-steps applies only to adaptive IG"),

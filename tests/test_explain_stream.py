@@ -319,7 +319,7 @@ def test_resume_refuses_other_adaptive_settings(images, tmp_path, first, second,
 @pytest.mark.parametrize("kwargs, message", [
     ({"target_gap": 0}, "target_gap must be a number > 0"),
     ({"target_gap": float("nan")}, "target_gap must be a number > 0"),
-    ({"max_steps": 4}, "max_steps must be an integer >= 9"),
+    ({"max_steps": 4}, "max_steps must be an integer >= 17"),
 ])
 def test_options_reject_bad_adaptive_settings(kwargs, message):
     with pytest.raises(ValueError, match=message):

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--target-gap", type=_positive_number, default=None,
                         help="adaptive IG: refine the path until the relative completeness gap and the estimated "
                              "map error are under this (default: 0.01)")
-    parser.add_argument("--max-steps", type=_integer_at_least(2 * INITIAL_INTERVALS + 1), default=None,
+    parser.add_argument("--max-steps", type=_integer_at_least(4 * INITIAL_INTERVALS + 1), default=None,
                         help="adaptive IG: at most this many gradient evaluations per image; an image that needs "
                              "more is written with converged=False and a warning (default: 4096)")
     parser.add_argument("--batch-size", type=_integer_at_least(1), default=None,
