@@ -36,21 +36,22 @@ from helpers.randomness import seeded
 # --------------------------------------------------------------------------- running and scoring
 
 
-def run_methods(model, images: dict, targets: dict, methods: dict) -> tuple[dict, dict]:
+def run_methods(model, images: dict, targets: dict, methods: dict, warm_up: bool = True) -> tuple[dict, dict]:
     """Run every method on every photo.
 
     ``images``: {photo: (1, C, H, W) tensor}; ``targets``: {photo: class index};
     ``methods``: {name: Method} (from ``make_methods``). Returns (maps, seconds), both
     ``{method: {photo: ...}}``: the maps on the CPU and the wall-clock seconds of each call.
     Each method is first called once untimed on the first photo: a first call pays one-off
-    set-up costs (IG on chelsea: 1.8 s against 0.8 s on the next photos).
+    set-up costs (IG on chelsea: 1.8 s against 0.8 s on the next photos); ``warm_up=False``
+    skips it for a method whose one-off costs are small against its run (adaptive IG).
     """
     _check_photos(images, targets)
     maps, seconds = {}, {}
     first = next(iter(images), None)
     for name, method in methods.items():
         maps[name], seconds[name] = {}, {}
-        if first is not None:
+        if first is not None and warm_up:
             method(model, images[first], targets[first])  # warm-up, not timed
         for photo, x in images.items():
             start = time.perf_counter()
