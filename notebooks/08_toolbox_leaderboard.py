@@ -743,18 +743,15 @@ check_gradcam_by_hand(gradcam_by_hand, model, deep, x, target, exercise=1)
 # Exercise 2 (extend): write gradcam_plus_plus(model, layer, x, target) -> (1, 1, h, w)
 def gradcam_plus_plus(model, layer, x, target):
     """Grad-CAM++ of class ``target`` at ``layer``'s resolution, shape (1, 1, h, w)."""
-    recorded = {}
-    handle = layer.register_forward_hook(lambda module, inputs, output: recorded.update(A=output))
-    try:
-        with torch.enable_grad():
-            score = model(x.detach().requires_grad_(True))[0, target]
-            (grads,) = torch.autograd.grad(score, recorded["A"])
-    finally:
-        handle.remove()
-    A = recorded["A"].detach()
-    alpha = grads ** 2 / (2 * grads ** 2 + A.sum(dim=(2, 3), keepdim=True) * grads ** 3 + 1e-6)
-    weights = (alpha * torch.relu(grads)).sum(dim=(2, 3), keepdim=True)
-    return torch.relu((weights * A).sum(dim=1, keepdim=True))
+    outputs = []
+    hook = layer.register_forward_hook(lambda module, inputs, output: outputs.append(output))
+    class_score = model(x.detach().requires_grad_(True))[0, target]
+    hook.remove()
+    g = torch.autograd.grad(class_score, outputs[0])[0]
+    A = outputs[0].detach()
+    alpha = g ** 2 / (2 * g ** 2 + A.sum(dim=(2, 3), keepdim=True) * g ** 3 + 1e-6)
+    channel_weights = (alpha * torch.relu(g)).sum(dim=(2, 3), keepdim=True)
+    return torch.relu((channel_weights * A).sum(dim=1, keepdim=True))
 
 
 # %% tags=["check"]
