@@ -34,7 +34,7 @@ run: sync ## Execute every notebook top to bottom at full quality into build/ (N
 	mkdir -p build
 	for nb in $(NOTEBOOKS); do \
 		echo "== $$nb"; \
-		( cd notebooks && COURSE_QUICK=0 COURSE_TEXT_PROGRESS=1 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute \
+		( cd notebooks && env -u MPLBACKEND COURSE_QUICK=0 COURSE_TEXT_PROGRESS=1 ../$(VENV)/bin/jupyter nbconvert --to notebook --execute \
 			--ExecutePreprocessor.timeout=-1 \
 			--Exporter.preprocessors=nbconvert.preprocessors.CoalesceStreamsPreprocessor \
 			--CoalesceStreamsPreprocessor.enabled=True \
