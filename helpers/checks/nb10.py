@@ -140,11 +140,18 @@ def ascent_run(step, model, objective, *, size: int, steps: int, tv_weight: floa
     return history, torch.sigmoid(pixels.detach()).cpu()
 
 
+@cached
+def reference_ascent_image(model, objective, size: int, steps: int, tv_weight: float, robust: bool = True):
+    """The image after ``steps`` reference steps (cached: the check compares with it on every run)."""
+    return ascent_run(reference_ascent_step, model, objective, size=size, steps=steps, tv_weight=tv_weight,
+                      robust=robust)[1]
+
+
 def _start_pixels(size: int, seed: int = 0) -> torch.Tensor:
     return 0.01 * torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
 
 
-def check_ascent_step(student_fn, model, objective, *, exercise: int, size: int = 64, steps: int = 12,
+def check_ascent_step(student_fn, model, objective, *, exercise: int, size: int = 64, steps: int = 8,
                       tv_weight: float = 2000.0) -> None:
     """``student_fn(pixels, model, objective, generator, lr=0.05, tv_weight=0.0)``: one step of activation
     maximisation on a randomly transformed copy, with a total-variation penalty, updating ``pixels`` in place."""
@@ -172,8 +179,7 @@ def check_ascent_step(student_fn, model, objective, *, exercise: int, size: int 
                        f"the image noisier instead of smoother.")
 
     def reference(tv, robust=True):
-        return ascent_run(reference_ascent_step, model, objective, size=size, steps=steps, tv_weight=tv,
-                          robust=robust)[1]
+        return reference_ascent_image(model, objective, size, steps, tv, robust)
 
     distance = max(float((plain - reference(0.0)).abs().max()), float((penalised - reference(tv_weight)).abs().max()))
     if distance < 1e-4:
