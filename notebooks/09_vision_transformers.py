@@ -20,7 +20,8 @@
 #
 # *Run time on a 2-core CPU, measured with `make run` on an idle machine (PyTorch on 2
 # threads): 82 s cold (empty cache; slowest cell 69 s, the training; a second run loads its
-# checkpoint), 8 s warm (slowest cell 4 s); quick mode (nbval): 20 s.*
+# checkpoint), 8 s warm (slowest cell 4 s); quick mode (nbval): 20 s. The stored run was made on
+# a machine shared with other jobs (load about 15): 105 s warm there.*
 #
 # **What you will learn**
 
@@ -242,10 +243,12 @@ print(f"largest weight on one patch, per head ({names[0]}): " + ", ".join(f"{v:.
       + f" | mean of the heads: {last[0].mean(0).max():.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# In the stored figure, two heads put most of their weight (over 0.8, read on their colour
-# bars) on one patch each, while the other two spread theirs thinly over the grid; their mean
-# is dominated by those two patches. Each head looks at something different, and "the"
-# attention map depends on how the heads are fused.
+# In the stored run, two heads put most of their weight on one patch each (0.83 and 0.88 for
+# the ankle boot, printed above), while the other two spread theirs thinly over the grid
+# (their largest single weights are 0.06 and 0.02); in the mean of the heads those two patches
+# stand out (0.23). Each map is drawn as the course draws every map, capped at its 99th
+# percentile, so one extreme patch does not wash out the rest. Each head looks at something
+# different, and "the" attention map depends on how the heads are fused.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Attention rollout
@@ -396,8 +399,9 @@ assert ig_gaps.max() < IG_GAP, "IG did not converge: raise the step limit"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Five maps side by side
-# Blue maps are magnitudes (each scaled on its own); IG is signed: **green for the class,
-# red against**, capped at its 99th percentile. The four token methods are 8×8 grids shown as
+# Blue maps are magnitudes; IG is signed: **green for the class, red against**. Every map is
+# drawn through the course's display convention (`display_map`): capped at the 99th
+# percentile of its |value| and divided by that cap, so the colour bars run to 1. The four token methods are 8×8 grids shown as
 # they are, one square per patch: a ViT has one vector per patch, so a map built from its
 # tokens cannot be finer.
 
@@ -501,6 +505,14 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# In the stored figure the last-layer attention and rollout stay at 1.00 after the output
+# layer alone: they never see it. Rollout then falls slowly (0.98 after block 4, 0.56 after
+# block 2, 0.27 with everything re-initialised); the last-layer attention drops at once to
+# about 0.4 when its own block is re-initialised. The gradient-weighted rollout and Grad-CAM
+# already fall to about 0.25 at the first stage, with spreads over the images as large as
+# their means. IG stays at 0.90 or above at every stage (the table below has the numbers).
+
+# %% [markdown]
 # **One table.** Per method, the mean ± standard deviation over the images of each test;
 # "beats random" counts the images whose map beats the random order on deletion and insertion.
 
@@ -562,9 +574,9 @@ print(f"is the attention map an explanation of the class? {attention_is_explanat
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Depending on the class is necessary, not sufficient.** The gradient-weighted rollout
-# changes with the output layer (ρ = 0.27) but scores 0.306 on deletion and 0.794 on
-# insertion, close to the random order's 0.341 and 0.798; Grad-CAM on the tokens is worse
-# than random on both (0.393 and 0.697): on the trousers it lights up the black background.
+# changes with the output layer (ρ = 0.27) but scores 0.306 on deletion and 0.786 on
+# insertion, close to the random order's 0.341 and 0.790; Grad-CAM on the tokens is worse
+# than random on both (0.393 and 0.674): on the trousers it lights up the black background.
 # IG has the best deletion AUC (0.121) and passes completeness (gap 0.89% at most), but it
 # fails the randomization check on this data: its map keeps ρ = 0.90 with the whole model
 # randomized, because from a black baseline every black pixel gets exactly zero whatever the
@@ -611,6 +623,13 @@ for ax, (name, values) in zip(axes[1:], maps_photo.items()):
 fig.suptitle(f"{classifier.name} on {PHOTO}")
 fig.tight_layout()
 plt.show()
+
+# %% [markdown]
+# In the run stored here (offline) the figure shows EfficientNet-Lite0's Grad-CAM at
+# `_blocks.15` for a 37.9% "tiger cat": a coarse map (a deep layer has few positions), strongest
+# on the cat's eye on the left of the photo, with a weaker band along the top and the right
+# and little on the nose and the lower corners. With `vit_b_16` the four token maps of
+# section 7 appear instead, on a 14×14 grid.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
