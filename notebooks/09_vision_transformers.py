@@ -20,7 +20,8 @@
 #
 # *Run time on a 2-core CPU, measured with `make run` on an idle machine (PyTorch on 2
 # threads): 82 s cold (empty cache; slowest cell 69 s, the training; a second run loads its
-# checkpoint), 8 s warm (slowest cell 4 s); quick mode (nbval): 20 s.*
+# checkpoint), 8 s warm (slowest cell 4 s); quick mode (nbval): 20 s. The stored run was made on
+# a machine shared with other jobs (load about 15): 105 s warm there.*
 #
 # **What you will learn**
 
@@ -80,7 +81,7 @@ from helpers.evaluation import (
     curve_auc, deletion_curve, insertion_curve, random_attribution, randomization_sanity_check,
 )
 from helpers.models import cifar_cnn, load_cifar_cnn, load_classifier
-from helpers.visualize import SIGNED_CMAP
+from helpers.visualize import SIGNED_CMAP, display_map
 
 warnings.filterwarnings("ignore", message="randomization_sanity_check: .* is constant")
 print(settings.describe())
@@ -212,14 +213,14 @@ def show_image(ax, image, title):
 
 
 def show_map(ax, values, title, signed=False):
-    """A map on its own axes with a colour bar: signed maps red-white-green, capped at the 99th percentile."""
-    values = np.asarray(values, dtype=float)
+    """A map on its own axes through the course's display convention (``display_map``: capped at the 99th
+    percentile of |value|, scaled to [0, 1], or [-1, 1] red-white-green when signed), with a colour bar."""
     if signed:
-        cap = np.percentile(np.abs(values), 99) or 1.0
-        shown = ax.imshow(values, cmap=SIGNED_CMAP, vmin=-cap, vmax=cap)
+        shown = ax.imshow(display_map(values, sign="all"), cmap=SIGNED_CMAP, vmin=-1, vmax=1)
     else:
-        shown = ax.imshow(values, cmap="Blues", vmin=0)
-    ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+        shown = ax.imshow(display_map(values, sign="absolute_value"), cmap="Blues", vmin=0, vmax=1)
+    bar = ax.figure.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("value / 99th pct. of |value|", fontsize=7)
     ax.set_title(title, fontsize=9)
     ax.set_xticks([])
     ax.set_yticks([])
@@ -238,12 +239,16 @@ plt.show()
 on_patches = attentions[-1][:, :, 0, 1:].sum(-1)  # the rest stays on the class token itself
 print("share of the class token's attention on the patches, per head (mean over images): "
       + ", ".join(f"{v:.2f}" for v in on_patches.mean(0)))
+print(f"largest weight on one patch, per head ({names[0]}): " + ", ".join(f"{v:.2f}" for v in last[0].flatten(1).max(1).values)
+      + f" | mean of the heads: {last[0].mean(0).max():.2f}")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# In the stored figure, two heads put most of their weight (over 0.8, read on their colour
-# bars) on one patch each, while the other two spread theirs thinly over the grid; their mean
-# is dominated by those two patches. Each head looks at something different, and "the"
-# attention map depends on how the heads are fused.
+# In the stored run, two heads put most of their weight on one patch each (0.83 and 0.88 for
+# the ankle boot, printed above), while the other two spread theirs thinly over the grid
+# (their largest single weights are 0.06 and 0.02); in the mean of the heads those two patches
+# stand out (0.23). Each map is drawn as the course draws every map, capped at its 99th
+# percentile, so one extreme patch does not wash out the rest. Each head looks at something
+# different, and "the" attention map depends on how the heads are fused.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. Attention rollout
@@ -394,8 +399,9 @@ assert ig_gaps.max() < IG_GAP, "IG did not converge: raise the step limit"
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 7. Five maps side by side
-# Blue maps are magnitudes (each scaled on its own); IG is signed: **green for the class,
-# red against**, capped at its 99th percentile. The four token methods are 8×8 grids shown as
+# Blue maps are magnitudes; IG is signed: **green for the class, red against**. Every map is
+# drawn through the course's display convention (`display_map`): capped at the 99th
+# percentile of its |value| and divided by that cap, so the colour bars run to 1. The four token methods are 8×8 grids shown as
 # they are, one square per patch: a ViT has one vector per patch, so a map built from its
 # tokens cannot be finer.
 
@@ -412,7 +418,7 @@ for row in range(N_SHOWN):
     show_image(axes[row, 0], images[row], f"{names[row]}")
     for col, (name, maps) in enumerate(token_maps.items(), start=1):
         show_map(axes[row, col], maps[row], name if row == 0 else "")
-    show_map(axes[row, -1], ig_maps[row].sum(0), f"IG ({ig_steps} steps)\ngap {ig_gaps[row]:.2%}", signed=True)
+    show_map(axes[row, -1], ig_maps[row], f"IG ({ig_steps} steps)\ngap {ig_gaps[row]:.2%}", signed=True)
 fig.suptitle(f"Why did the tiny ViT predict the class on the left? ({dataset.name})")
 fig.tight_layout()
 plt.show()
@@ -499,6 +505,14 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown]
+# In the stored figure the last-layer attention and rollout stay at 1.00 after the output
+# layer alone: they never see it. Rollout then falls slowly (0.98 after block 4, 0.56 after
+# block 2, 0.27 with everything re-initialised); the last-layer attention drops at once to
+# about 0.4 when its own block is re-initialised. The gradient-weighted rollout and Grad-CAM
+# already fall to about 0.25 at the first stage, with spreads over the images as large as
+# their means. IG stays at 0.90 or above at every stage (the table below has the numbers).
+
+# %% [markdown]
 # **One table.** Per method, the mean ± standard deviation over the images of each test;
 # "beats random" counts the images whose map beats the random order on deletion and insertion.
 
@@ -560,9 +574,9 @@ print(f"is the attention map an explanation of the class? {attention_is_explanat
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **Depending on the class is necessary, not sufficient.** The gradient-weighted rollout
-# changes with the output layer (ρ = 0.27) but scores 0.306 on deletion and 0.794 on
-# insertion, close to the random order's 0.341 and 0.798; Grad-CAM on the tokens is worse
-# than random on both (0.393 and 0.697): on the trousers it lights up the black background.
+# changes with the output layer (ρ = 0.27) but scores 0.306 on deletion and 0.786 on
+# insertion, close to the random order's 0.341 and 0.790; Grad-CAM on the tokens is worse
+# than random on both (0.393 and 0.674): on the trousers it lights up the black background.
 # IG has the best deletion AUC (0.121) and passes completeness (gap 0.89% at most), but it
 # fails the randomization check on this data: its map keeps ρ = 0.90 with the whole model
 # randomized, because from a black baseline every black pixel gets exactly zero whatever the
@@ -610,6 +624,13 @@ fig.suptitle(f"{classifier.name} on {PHOTO}")
 fig.tight_layout()
 plt.show()
 
+# %% [markdown]
+# In the run stored here (offline) the figure shows EfficientNet-Lite0's Grad-CAM at
+# `_blocks.15` for a 37.9% "tiger cat": a coarse map (a deep layer has few positions), strongest
+# on the cat's eye on the left of the photo, with a weaker band along the top and the right
+# and little on the nose and the lower corners. With `vit_b_16` the four token maps of
+# section 7 appear instead, on a 14×14 grid.
+
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
 #
@@ -625,7 +646,7 @@ plt.show()
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# Exercises 1 and 2 are checked automatically. Exercise 3 is an open question; its model
+# Exercises 1 to 3 are checked automatically. Exercise 4 is an open question; its model
 # answer follows it in the solution edition.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -674,7 +695,36 @@ from helpers.checks import check_max_rollout
 check_max_rollout(rollout_max, attentions, exercise=2)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# ### Exercise 3: why are the maps blocky, and what would make them finer?
+# ### Exercise 3 (debug): Grad-CAM on the token grid, by hand
+# `token_gradcam(activations, gradients)` below computes Grad-CAM from a layer's output tokens
+# and the gradient of the class score on them, both (N, 65, D) with the class token first, as
+# a hook would record them. It runs and returns an 8×8 map per image that looks plausible, but
+# it does not compute what section 5 describes: one line is wrong. Find and fix it. The check
+# first feeds it a hand-made 4×4 grid with one bright patch, then the tiny ViT's tokens at the
+# layer of section 5, and compares with `vit.gradcam_tokens`; its hint describes what it sees.
+
+# %% tags=["solution"]
+# Exercise 3 (debug): find and fix the bug in this Grad-CAM on a ViT's token grid
+def token_gradcam(activations, gradients):
+    """Grad-CAM (N, g, g) from a layer's tokens and their gradients, both (N, 1 + g*g, D), class token first."""
+    n, tokens, d = activations.shape
+    side = int(round((tokens - 1) ** 0.5))
+
+    def fold(values):  # (N, 1 + g*g, D) -> (N, D, g, g): patch tokens in reading order, channels first
+        patches = values[:, 1:]  # planted bug: patches = values[:, : side * side]
+        return patches.reshape(n, side, side, d).permute(0, 3, 1, 2)
+
+    weights = fold(gradients).mean(dim=(2, 3), keepdim=True)  # one weight per channel
+    return torch.relu((weights * fold(activations)).sum(dim=1))
+
+
+# %% tags=["check"]
+from helpers.checks import check_token_gradcam
+
+check_token_gradcam(token_gradcam, model, images, targets, vit.gradcam_layer(model), exercise=3)
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
+# ### Exercise 4: why are the maps blocky, and what would make them finer?
 # The four token maps of section 7 are made of squares; the IG map is not. Explain where the
 # squares come from, what finer token maps would cost, and why IG escapes. Use the numbers
 # printed in sections 1 and 7.

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from helpers import vit
-from helpers.checks import ExerciseFailed, check_fusion_prediction, check_max_rollout
+from helpers.checks import ExerciseFailed, check_fusion_prediction, check_max_rollout, check_token_gradcam
 
 
 @pytest.fixture(scope="module")
@@ -78,3 +78,54 @@ def test_max_rollout_check_names_a_wrong_shape_and_an_unfinished_stub(attentions
 
     with pytest.raises(ExerciseFailed, match="not done yet"):
         check_max_rollout(stub, attentions, exercise=2)
+
+
+def token_gradcam(activations, gradients, *, bug=None):
+    """Grad-CAM on the token grid, right by default; ``bug`` plants one typical mistake."""
+    n, tokens, d = activations.shape
+    side = int(round((tokens - 1) ** 0.5))
+
+    def fold(values):
+        patches = values[:, : side * side] if bug == "class token kept" else values[:, 1:]
+        if bug == "no permute":
+            return patches.reshape(n, d, side, side)
+        order = (0, 3, 2, 1) if bug == "transposed" else (0, 3, 1, 2)
+        return patches.reshape(n, side, side, d).permute(*order)
+
+    weights = fold(gradients).mean(dim=(2, 3), keepdim=True)
+    if bug == "channel mean":
+        weights = fold(gradients).mean(dim=1, keepdim=True)
+    summed = (weights * fold(activations)).sum(dim=1)
+    return summed if bug == "no relu" else torch.relu(summed)
+
+
+@pytest.fixture(scope="module")
+def gradcam_setup(setup):
+    model, images, targets, _ = setup
+    return model, images, targets, vit.gradcam_layer(model)
+
+
+def test_token_gradcam_check_passes(gradcam_setup, capsys):
+    check_token_gradcam(token_gradcam, *gradcam_setup, exercise=3)
+    assert capsys.readouterr().out.startswith("Exercise 3 passed: token Grad-CAM is right")
+
+
+@pytest.mark.parametrize("bug, hint", [
+    ("class token kept", "top-left square holds the class token's value.*shifted by one"),  # the planted bug
+    ("transposed", "transposed"),
+    ("no permute", "scrambled"),
+    ("no relu", "positive part"),
+    ("channel mean", "mean of its gradient over the patch tokens"),
+])
+def test_token_gradcam_check_hints(gradcam_setup, bug, hint):
+    with pytest.raises(ExerciseFailed, match=hint) as info:
+        check_token_gradcam(lambda a, g: token_gradcam(a, g, bug=bug), *gradcam_setup, exercise=3)
+    assert str(info.value).startswith("Exercise 3")
+
+
+def test_token_gradcam_check_not_done(gradcam_setup):
+    def stub(activations, gradients):
+        raise NotImplementedError("Exercise 3: fix token_gradcam")
+
+    with pytest.raises(ExerciseFailed, match="Exercise 3 is not done yet"):
+        check_token_gradcam(stub, *gradcam_setup, exercise=3)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.checks import (ExerciseFailed, check_fourier_alone_prediction, check_laplacian_penalty,
+from helpers.checks import (ExerciseFailed, check_ascent_step, check_fourier_alone_prediction, check_laplacian_penalty,
                             fourier_alone_survival)
 
 
@@ -93,3 +93,54 @@ def test_prediction_check_not_done(experiment):
     model, _ = experiment
     with pytest.raises(ExerciseFailed, match="Exercise 1 is not done yet"):
         check_fourier_alone_prediction(None, model, 1, size=16, steps=20, exercise=1)
+
+
+def ascent_step(pixels, model, objective, generator, lr=0.05, tv_weight=0.0, *, bug=None):
+    """One step of activation maximisation, right by default; ``bug`` plants one typical mistake."""
+    from helpers import featurevis as fv
+
+    images = torch.sigmoid(pixels)
+    seen = fv.random_transform(images, generator)
+    value = fv.scores(model, objective, images if bug == "transform unused" else seen).sum()
+    sign = 1 if bug == "penalty sign" else -1
+    gain = value + sign * tv_weight * fv.total_variation(images)
+    (gradient,) = torch.autograd.grad(gain, pixels)
+    with torch.no_grad():
+        direction = -1 if bug == "descent" else 1
+        pixels += direction * lr * gradient / (gradient.abs().mean() + 1e-12)
+    return float(value.detach())
+
+
+@pytest.fixture(scope="module")
+def ascent_setup():
+    from helpers import featurevis as fv
+
+    torch.manual_seed(0)  # pooled over positions, so a shifted copy scores about the same
+    model = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 3)).eval()
+    return model, fv.class_logit(1)
+
+
+def test_ascent_check_passes(ascent_setup, capsys):
+    check_ascent_step(ascent_step, *ascent_setup, exercise=3, size=16, steps=12)
+    assert capsys.readouterr().out.startswith("Exercise 3 passed: in 12 steps the objective rose")
+
+
+@pytest.mark.parametrize("bug, hint", [
+    ("penalty sign", "noisier instead of smoother"),  # the planted bug
+    ("descent", "moving downhill"),
+    ("transform unused", "random transform never reaches the objective"),
+])
+def test_ascent_check_hints(ascent_setup, bug, hint):
+    with pytest.raises(ExerciseFailed, match=hint) as info:
+        check_ascent_step(lambda *a, **k: ascent_step(*a, **k, bug=bug), *ascent_setup, exercise=3, size=16,
+                          steps=12)
+    assert str(info.value).startswith("Exercise 3")
+
+
+def test_ascent_check_not_done(ascent_setup):
+    def stub(pixels, model, objective, generator, lr=0.05, tv_weight=0.0):
+        raise NotImplementedError("Exercise 3: fix ascent_step")
+
+    with pytest.raises(ExerciseFailed, match="Exercise 3 is not done yet"):
+        check_ascent_step(stub, *ascent_setup, exercise=3, size=16, steps=12)

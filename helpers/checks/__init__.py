@@ -77,9 +77,14 @@ from helpers.checks.nb09 import (  # noqa: F401
     check_fusion_prediction,
     check_max_rollout,
     reference_max_rollout,
+    check_token_gradcam,
+    token_layer_recording,
 )
 from helpers.checks.nb10 import (  # noqa: F401
     fourier_alone_survival,
     check_fourier_alone_prediction,
     check_laplacian_penalty,
+    reference_ascent_step,
+    ascent_run,
+    check_ascent_step,
 )

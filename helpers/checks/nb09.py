@@ -119,3 +119,83 @@ def _plain_product(fused) -> torch.Tensor:
         product = f @ product
     return product
 
+
+
+# --------------------------------------------------------------------------- exercise 3: token Grad-CAM (debug)
+
+
+def token_layer_recording(model, images, targets, layer) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer``'s output tokens (N, T, D) for ``images`` and the gradient of each image's target score on them."""
+    recorded = {}
+    handle = layer.register_forward_hook(lambda module, inputs, output: recorded.update(tokens=output))
+    try:
+        with torch.enable_grad():
+            scores = model(images.detach().clone().requires_grad_(True))
+            score = scores.gather(1, torch.as_tensor(targets).view(-1, 1)).sum()
+            (gradient,) = torch.autograd.grad(score, recorded["tokens"])
+    finally:
+        handle.remove()
+    return recorded["tokens"].detach(), gradient.detach()
+
+
+def _one_bright_patch(side: int = 4, depth: int = 3, row: int = 1, column: int = 2):
+    """Tokens (1, 1 + side², depth): one bright patch at (row, column), a brighter class token, all gradients 1."""
+    activations = torch.zeros(1, 1 + side * side, depth)
+    activations[0, 0] = 2.0                          # the class token
+    activations[0, 1 + row * side + column, 0] = 1.0  # one patch, channel 0
+    gradients = torch.zeros_like(activations)
+    gradients[..., 0] = 1.0                          # only channel 0 matters, with weight 1
+    expected = torch.zeros(1, side, side)
+    expected[0, row, column] = 1.0
+    return activations, gradients, expected
+
+
+def _where(grid: torch.Tensor) -> str:
+    bright = torch.nonzero(grid[0] > 0.5 * grid[0].max()).tolist() if float(grid[0].max()) > 0 else []
+    return ", ".join(f"(row {r}, column {c})" for r, c in bright[:4]) or "nowhere"
+
+
+def check_token_gradcam(student_fn, model, images, targets, layer, *, exercise: int) -> None:
+    """``student_fn(activations, gradients)``: Grad-CAM (N, g, g) from a ViT layer's tokens and their gradients,
+    both (N, 1 + g*g, D) with the class token first. Checked on a hand-made example, then on the tiny ViT against
+    ``helpers.vit.gradcam_tokens``."""
+    from helpers.vit import gradcam_tokens
+
+    activations, gradients, expected = _one_bright_patch()
+    value = resolve(lambda: student_fn(activations.clone(), gradients.clone()), exercise, "token_gradcam(...)")
+    if not isinstance(value, torch.Tensor):
+        fail(exercise, f"return a torch.Tensor (N, g, g), got {type(value).__name__}.")
+    if tuple(value.shape) != tuple(expected.shape):
+        fail(exercise, f"on 16 patch tokens of 3 channels (a 4x4 grid) expected a map of shape {tuple(expected.shape)}, "
+                       f"got {tuple(value.shape)}.")
+    value = value.detach().float()
+    if not torch.allclose(value, expected, atol=1e-5):
+        seen = (f"On a hand-made 4x4 grid with one bright patch at (row 1, column 2) and a brighter class token, your "
+                f"map lights {_where(value)}")
+        if float(value[0, 0, 0]) > 1.5 and float(value[0, 1, 3]) > 0.5:
+            fail(exercise, f"{seen}: the top-left square holds the class token's value, and the bright patch "
+                           f"sits one square after its place in reading order. Every token is shifted by one.")
+        if float(value[0, 2, 1]) > 0.5:
+            fail(exercise, f"{seen}: rows and columns are swapped (the map is transposed).")
+        if _where(value) == "(row 1, column 2)":
+            fail(exercise, f"{seen}, the right square, but with the value {float(value[0, 1, 2]):.3g} instead of 1 "
+                           f"(its only channel with a gradient has gradient 1 at every patch): each channel's weight "
+                           f"is the mean of its gradient over the patch tokens.")
+        fail(exercise, f"{seen}: the map is scrambled. Each token carries D channel values; fold the patch tokens "
+                       f"into the grid with the channels last, then move the channels in front.")
+    tokens, token_gradients = token_layer_recording(model, images, targets, layer)
+    value = resolve(lambda: student_fn(tokens.clone(), token_gradients.clone()), exercise, "token_gradcam(...)")
+    reference = torch.cat([gradcam_tokens(model, x[None], int(t), layer) for x, t in zip(images, targets)])
+    value = torch.as_tensor(value).detach().float()
+    if tuple(value.shape) != tuple(reference.shape):
+        fail(exercise, f"on the tiny ViT expected shape {tuple(reference.shape)}, got {tuple(value.shape)}.")
+    if float(value.min()) < 0:
+        fail(exercise, f"on the tiny ViT your maps go down to {float(value.min()):.3g}: Grad-CAM keeps only the "
+                       f"positive part of the weighted sum.")
+    error = float((value - reference).abs().max() / reference.abs().max().clamp_min(1e-12))
+    if error > 1e-4:
+        fail(exercise, f"on the tiny ViT your maps differ from Grad-CAM's by up to {error:.1%} of its largest value: "
+                       f"each channel's weight is the mean of its gradient over the patch tokens.")
+    passed(exercise, f"token Grad-CAM is right on the hand-made grid and on {len(images)} images of the tiny ViT "
+                     f"({reference.shape[-1]}x{reference.shape[-1]} grid, largest difference {error:.1e} of the "
+                     f"maximum).")

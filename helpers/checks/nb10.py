@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from helpers.cache import cached
@@ -105,3 +106,89 @@ def check_laplacian_penalty(penalty, *, exercise: int, model=None, target=None, 
         if baseline is not None:
             print(f"the same without penalty (section 3):{'':>13} P = {baseline['clean']:.3f}, "
                   f"survival under jitter {baseline['survival']:.2f}")
+
+
+# --------------------------------------------------------------------------- exercise 3: one ascent step (debug)
+
+
+def reference_ascent_step(pixels, model, objective, generator, lr=0.05, tv_weight=0.0, robust=True):
+    """One normalised gradient-ascent step on ``pixels`` (the image is their sigmoid), in place; returns the objective.
+
+    The objective is read on a randomly transformed copy (``robust``); ``tv_weight`` x total variation is subtracted.
+    """
+    from helpers import featurevis as fv
+
+    images = torch.sigmoid(pixels)
+    seen = fv.random_transform(images, generator) if robust else images
+    value = fv.scores(model, objective, seen).sum()
+    gain = value - tv_weight * fv.total_variation(images)
+    (gradient,) = torch.autograd.grad(gain, pixels)
+    with torch.no_grad():
+        pixels += lr * gradient / (gradient.abs().mean() + 1e-12)
+    return float(value.detach())
+
+
+def ascent_run(step, model, objective, *, size: int, steps: int, tv_weight: float, seed: int = 0, **options):
+    """Run ``step`` ``steps`` times from a nearly grey image: (objective per step, final image)."""
+    device = next(model.parameters()).device
+    generator = torch.Generator().manual_seed(seed)
+    pixels = _start_pixels(size, seed).to(device).requires_grad_(True)
+    history = []
+    for _ in range(steps):
+        value = step(pixels, model, objective, generator, tv_weight=tv_weight, **options)
+        history.append(value)
+    return history, torch.sigmoid(pixels.detach()).cpu()
+
+
+@cached
+def reference_ascent_image(model, objective, size: int, steps: int, tv_weight: float, robust: bool = True):
+    """The image after ``steps`` reference steps (cached: the check compares with it on every run)."""
+    return ascent_run(reference_ascent_step, model, objective, size=size, steps=steps, tv_weight=tv_weight,
+                      robust=robust)[1]
+
+
+def _start_pixels(size: int, seed: int = 0) -> torch.Tensor:
+    return 0.01 * torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def check_ascent_step(student_fn, model, objective, *, exercise: int, size: int = 64, steps: int = 8,
+                      tv_weight: float = 2000.0) -> None:
+    """``student_fn(pixels, model, objective, generator, lr=0.05, tv_weight=0.0)``: one step of activation
+    maximisation on a randomly transformed copy, with a total-variation penalty, updating ``pixels`` in place."""
+    from helpers import featurevis as fv
+
+    def run(tv):
+        return resolve(lambda: ascent_run(student_fn, model, objective, size=size, steps=steps, tv_weight=tv),
+                       exercise, "ascent_step(...)")
+
+    history, plain = run(0.0)  # the same start, seed and transforms as the reference runs below
+    if not all(isinstance(v, (int, float)) and np.isfinite(v) for v in history):
+        fail(exercise, f"return the objective as a Python number (float(value)), got {history[0]!r}.")
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        before, after = (float(fv.scores(model, objective, image.to(device)).sum())
+                         for image in (torch.sigmoid(_start_pixels(size)), plain))
+    if not after > before:
+        fail(exercise, f"over {steps} steps without penalty the objective of the image went from {before:.3g} to "
+                       f"{after:.3g}: it should rise. The image is moving downhill.")
+    _, penalised = run(tv_weight)
+    tv_plain, tv_penalised = float(fv.total_variation(plain)), float(fv.total_variation(penalised))
+    if not tv_penalised < tv_plain:
+        fail(exercise, f"with the total-variation penalty (weight {tv_weight:g}) the image ends with a total "
+                       f"variation of {tv_penalised:.4f}, more than without it ({tv_plain:.4f}): the penalty makes "
+                       f"the image noisier instead of smoother.")
+
+    def reference(tv, robust=True):
+        return reference_ascent_image(model, objective, size, steps, tv, robust)
+
+    distance = max(float((plain - reference(0.0)).abs().max()), float((penalised - reference(tv_weight)).abs().max()))
+    if distance < 1e-4:
+        passed(exercise, f"in {steps} steps the objective rose from {before:.3g} to {after:.3g}; the penalty "
+                         f"lowered the total variation from {tv_plain:.4f} to {tv_penalised:.4f}, as the reference step "
+                         f"does.")
+        return
+    if float((plain - reference(0.0, robust=False)).abs().max()) < 1e-4:
+        fail(exercise, "your images are those of an optimisation in which the model always saw the image exactly "
+                       "as it is: the random transform never reaches the objective.")
+    fail(exercise, f"your image differs from the reference's after {steps} steps by up to {distance:.3g}: the image "
+                   f"is the sigmoid of the pixels, and the step is lr x gradient / mean |gradient|.")
