@@ -514,9 +514,9 @@ def expected_gradients(model, x, background, target, picks, alphas):
 
 
 # %% tags=["check"]
-from helpers.checks import check_expected_gradients
+from helpers.checks import check_pixel_expected_gradients
 
-check_expected_gradients(expected_gradients, classifier.model, images[:1], background, int(top_classes[0, 0]),
+check_pixel_expected_gradients(expected_gradients, classifier.model, images[:1], background, int(top_classes[0, 0]),
                          n=knob(full=32, quick=8), exercise=2)
 
 # %% [markdown] slideshow={"slide_type": "subslide"}

@@ -138,3 +138,19 @@ def test_check_randomization_pass_and_fail(capsys):
         check_randomization(falling, expect="fail", exercise=3)
     with fails("NaN"):
         check_randomization([("none", 1.0), ("fc", float("nan"))], expect="pass", exercise=3)
+
+
+def test_every_exported_check_name_comes_from_one_module_only():
+    """helpers.checks re-exports every nbNN module: a name defined in two would silently shadow the other."""
+    import importlib
+    import pkgutil
+
+    import helpers.checks as package
+    owners = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"helpers.checks.{info.name}")
+        for name, value in vars(module).items():
+            if not name.startswith("_") and getattr(value, "__module__", None) == module.__name__:
+                owners.setdefault(name, []).append(info.name)
+    shared = {name: modules for name, modules in owners.items() if len(modules) > 1}
+    assert not shared, f"defined in more than one checks module: {shared}"

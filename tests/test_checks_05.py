@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helpers.checks import (ExerciseFailed, check_expected_gradients, check_seed_agreement_prediction,
+from helpers.checks import (ExerciseFailed, check_pixel_expected_gradients, check_seed_agreement_prediction,
                             reference_expected_gradients)
 
 LAYERS = {"shallow": "layer2", "deep": "layer4"}
@@ -65,7 +65,7 @@ def no_difference(model, x, background, target, picks, alphas):
 
 
 def test_expected_gradients_passes(setting, capsys):
-    check_expected_gradients(reference_expected_gradients, *setting, exercise=2, n=64)
+    check_pixel_expected_gradients(reference_expected_gradients, *setting, exercise=2, n=64)
     assert "they add up" in capsys.readouterr().out
 
 
@@ -77,7 +77,7 @@ def test_expected_gradients_passes(setting, capsys):
 ])
 def test_expected_gradients_fails_with_its_hint(setting, wrong, hint):
     with pytest.raises(ExerciseFailed, match=r"^Exercise 2") as error:
-        check_expected_gradients(wrong, *setting, exercise=2, n=64)
+        check_pixel_expected_gradients(wrong, *setting, exercise=2, n=64)
     assert hint in str(error.value)
 
 
@@ -87,4 +87,4 @@ def test_expected_gradients_other_draws(setting):
         return reference_expected_gradients(model, x, background, target, picks, 1 - alphas)
 
     with pytest.raises(ExerciseFailed, match="draw for draw"):
-        check_expected_gradients(reversed_path, *setting, exercise=2, n=64)
+        check_pixel_expected_gradients(reversed_path, *setting, exercise=2, n=64)

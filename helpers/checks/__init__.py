@@ -48,7 +48,7 @@ from helpers.checks.nb05 import (  # noqa: F401
     LAYER_KINDS,
     check_seed_agreement_prediction,
     reference_expected_gradients,
-    check_expected_gradients,
+    check_pixel_expected_gradients,
 )
 from helpers.checks.nb06 import (  # noqa: F401
     check_probability_from_shap,

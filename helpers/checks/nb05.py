@@ -47,7 +47,7 @@ def reference_expected_gradients(model, x, background, target, picks, alphas):
     return (x - baselines) * gradients
 
 
-def check_expected_gradients(student_fn, model, x, background, target, *, exercise: int, n: int = 16,
+def check_pixel_expected_gradients(student_fn, model, x, background, target, *, exercise: int, n: int = 16,
                              seed: int = 0) -> None:
     """``student_fn(model, x, background, target, picks, alphas)`` returns the per-sample expected-gradients
     attributions (n, C, H, W) of one image ``x`` (1, C, H, W) for the draws ``picks`` (baseline indices)
