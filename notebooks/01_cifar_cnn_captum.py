@@ -18,11 +18,11 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/01_cifar_cnn_captum.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` while the machine was heavily loaded
-# (load average 15 to 16 on 2 cores, so several times slower than idle): 129 s cold (checkpoint
-# loaded; slowest cell 38 s, the four methods; training the network, once, adds about 28 s on
-# an idle machine), 104 s warm (cached attributions; slowest cell 21 s, the accuracy on the
-# 10,000 test images); quick mode: 83 s under the same load.*
+# *Run time on a 2-core CPU, from the cell timings of the stored run (full quality, other jobs
+# on the machine: load average about 2 to 4): 32 s cold (attributions computed, not cached;
+# slowest cell 12 s, the four methods of section 5). That run loaded the trained checkpoint, so
+# it skipped the training: when no checkpoint exists, training the network, once, adds about
+# 28 s on an idle machine. A second run reads the four methods' maps from the cache.*
 #
 # **What you will learn**
 #
@@ -95,7 +95,7 @@ TRAIN_SUBSET = knob(full=None, quick=6000)  # None = all training images
 BATCH_SIZE = 32
 LEARNING_RATE = 0.01  # SGD with momentum 0.9, as in the PyTorch tutorial
 N_CORRECT, N_WRONG = 3, 2  # test images to explain: correctly and wrongly classified
-IG_STEPS = knob(full=200, quick=20)  # fixed integration points of IG inside IG + SmoothGrad (and exercise 1)
+IG_STEPS = knob(full=200, quick=20)  # fixed-grid IG: a quarter per noisy copy of IG + SmoothGrad, all in exercise 1
 TARGET_GAP = 0.01  # Integrated Gradients refines its path until the completeness gap is under 1%
 NT_SAMPLES = knob(full=50, quick=8)  # noisy copies for SmoothGrad
 NT_STDEV = 0.15  # noise standard deviation (images are in [0, 1])
@@ -277,9 +277,8 @@ print(f"better than chance (10%): {accuracy > 0.15}")
 # under 1% in the stored run). IG + SmoothGrad is **not** held to that bar here, and the last
 # line says by how much it misses: each of its `NT_SAMPLES` noisy copies gets only
 # `IG_STEPS // 4` points, to keep the cell fast (in the stored run the worst copy of each image
-# misses its own score change by 1.3% to 3.8%). Averaging many copies is what SmoothGrad is for,
-# and the copies' errors are of both signs; read that column as a smoothed picture of IG, not
-# as an exact decomposition of the score.
+# misses its own score change by 1.3% to 3.8%). Averaging many copies is what SmoothGrad is for;
+# read that column as a smoothed picture of IG, not as an exact decomposition of the score.
 
 # %% slideshow={"slide_type": "subslide"}
 correct = torch.nonzero(predictions == labels).flatten()[:N_CORRECT].tolist()
@@ -388,8 +387,9 @@ agreement
 # **Reading the maps and the table.** The line above names the pair of methods that agree
 # most and the pair that agree least; a share well above 0.1 means two maps point at the
 # same pixels. In the stored run (Fashion-MNIST) the figure shows it: IG, IG + SmoothGrad and
-# DeepLift put their green and red on the same strokes of each garment and leave the black
-# background transparent, while Saliency's blue is spread over the whole square, the
+# DeepLift put their green and red on the same strokes of each garment; IG and DeepLift leave
+# the black background transparent, IG + SmoothGrad nearly so (faint specks: its noisy copies
+# are not black), while Saliency's blue is spread over the whole square, the
 # background and the dark openings included (the shoe's opening in row 4, the gap between the
 # trouser legs in row 3). Saliency measures sensitivity at $x$ only, so it can highlight
 # pixels that IG and DeepLift, which weigh each pixel by its difference from the baseline, set
@@ -446,8 +446,9 @@ for n in range(N_CORRECT, len(chosen)):
 # opening and at the heel. From a gray baseline they can, and section 8's figure shows it:
 # there, IG and DeepLift put their strongest green for *sandal* inside the opening. The second
 # mistake is a *coat* called a *pullover* with 57.5%, the true class second with 33.3%: two
-# garments of the same shape, a near tie. Its IG and DeepLift maps show green on vertical
-# strokes near the left edge of the body and red strokes down the middle, where a coat opens.
+# garments of the same shape, and the model hesitates between them. Its IG and DeepLift maps
+# show green on vertical strokes near the left edge of the body and red strokes down the
+# middle, where a coat opens.
 # A map for *pullover* shows what raised that score, not why *coat* lost: that needs the
 # margin between the two scores explained, which is exercise 3.
 
@@ -522,8 +523,8 @@ print(f"every IG map shown has a completeness gap under {TARGET_GAP:.0%}:",
       all(bool((infos[n]["gap"] < TARGET_GAP).all()) for n in infos))
 
 # %% [markdown]
-# **Reading it.** In the stored run every IG map reached the bar with 17 to 29 gradients, its
-# gap between 0.12% and 0.93%, for both baselines; the line above is checked on every run.
+# **Reading it.** In the stored run every IG map reached the bar with 57 to 121 gradients, its
+# gap between 0.01% and 0.85%, for both baselines; the line above is checked on every run.
 # Exercise 1 compares this bookkeeping with DeepLift's.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -537,7 +538,7 @@ print(f"every IG map shown has a completeness gap under {TARGET_GAP:.0%}:",
 #   course's bar: under 1%). **IG + SmoothGrad** averages IG over noisy copies. **DeepLift**
 #   distributes the same score change with one modified backward pass.
 # - A mistake is read with its probabilities: a confident one (99.9% in the stored run) and a
-#   near tie (57.5% against 33.3%) are different stories. A map for the predicted class says
+#   hesitant one (57.5% against 33.3%) are different stories. A map for the predicted class says
 #   what supports it, not why the true class lost.
 # - The baseline is part of the question: a black baseline gives black pixels exactly zero.
 
@@ -603,7 +604,9 @@ check_ig_debugged(integrated_gradients_by_hand, model, images, labels[chosen], p
 # $\sum_i \text{map}_i = [F_p(x) - F_t(x)] - [F_p(x') - F_t(x')]$. Hints: IG explains any
 # function of the image that returns one number per image, and a small `torch.nn.Module` can
 # wrap the model into that function; `adaptive_integrated_gradients` then takes it like any
-# model. A margin can be much smaller than either score, so its integral needs care.
+# model (it is called with one image's path points at a time, so build the wrapper for one
+# image and loop over the images). A margin can be much smaller than either score, so its
+# integral needs care.
 
 # %% tags=["solution"]
 # Exercise 3 (extend): write why_not, Integrated Gradients of the margin F_predicted - F_true
