@@ -37,10 +37,14 @@
 # > **Offline note.** Without DenseNet121's weights the course loads EfficientNet-Lite0
 # > instead and prints a notice; the method and the code do not change.
 #
-# *Run time on a 2-core CPU: the costliest cell computes about 260 gradients of the model
-# (the curve of section 4). The stored run was measured under heavy load (load average 15
-# on 2 cores, 1.8 s per noisy copy instead of about 0.05 s idle): 22 min cold; warm runs
-# reuse every cached map, and only section 3's timing is measured afresh.*
+# *Run time on a 2-core CPU: the curve of section 4 computes the most gradients of the model
+# (about 260). The stored run (EfficientNet-Lite0, offline, load about 2-3 on 2 cores) took
+# 37 s: 9 s for that curve, 11 s for section 6's four class maps (the slowest cell), 6 s
+# for section 3's timing, which printed 43 ms per noisy copy. It computed every noise curve
+# and class map afresh; only section 3's Captum comparison and the cat's plain gradient
+# (under 2 s of work) were read from the cache. A warm run reuses every cached map; section
+# 3's timing is measured afresh on every run. These are EfficientNet-Lite0's times;
+# DenseNet121 is a larger network.*
 
 # %% slideshow={"slide_type": "skip"}
 # Google Colab only (detected, not assumed): fetch the course and install its requirements.
@@ -298,24 +302,26 @@ print(f"chosen: noise level {NOISE_CHOSEN:.1%} (the most stable at n = {N_CHOSEN
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # What the stored run shows (EfficientNet-Lite0, offline; table and figure above). The
-# plain gradient of the cat keeps only 0.46 of its ranking when the photo changes by an
-# invisible 1% (stability), and its roughness is 1.09 (dotted lines). Averaging
-# **magnitudes** beats it on both measures at every noise level, more with every doubling of
-# n: at 2.5% noise the stability climbs from 0.64 (n = 4) to 0.93 (n = 32) and the roughness
+# plain gradient of the cat has a stability of only 0.46 (rank correlation with its map
+# after an invisible 1% change of the photo) and a roughness of 1.09 (dotted lines).
+# Averaging **magnitudes** beats it on both measures at every noise level from n = 8 on
+# (at n = 4 and 10% noise its stability, 0.37, is lower), more with every doubling of n:
+# at 2.5% noise the stability climbs from 0.64 (n = 4) to 0.93 (n = 32) and the roughness
 # falls from 0.65 to 0.38. The two measures disagree about the noise level: roughness keeps
 # falling as the noise grows (0.38 at 2.5%, 0.27 at 20%, n = 32), since a wider
 # neighbourhood blurs more, while stability is highest at the smallest level measured (0.93
 # at 2.5%, lower at every larger level: 0.90 at 5%, 0.81 at 10%, 0.87 at 20%): a wider
-# neighbourhood mixes gradients that differ more, so the same n leaves more sampling noise. We choose by stability, because
-# noise is a pattern that an invisible change of the photo changes: **2.5% and n = 32**
-# (printed above; computed from the curve, not hard-coded, so DenseNet121 picks its own).
-# At zero noise the map is the plain gradient (stability 0.46), so the best level lies
-# between 0 and 2.5%; this grid does not resolve where. n = 32 is the largest measured, and
-# stability still rose from 0.87 to 0.93 between n = 16 and 32: more copies would help, at a
-# proportional cost. The **signed** SmoothGrad (red) keeps the gradient's roughness (1.08 at
-# every level) and is less stable than the magnitudes (0.66 at 2.5%, 0.32-0.50 above it):
-# the signed gradient flips sign from copy to copy, so its average is a small remainder of
-# cancelling terms. The noise in a gradient map is mostly in its sign, not in its size.
+# neighbourhood mixes gradients that differ more, so the same n leaves more sampling noise.
+# We choose by stability, because noise is a pattern that an invisible change of the photo
+# changes: **2.5% and n = 32** (printed above; computed from the curve, not hard-coded, so
+# DenseNet121 picks its own). At zero noise the map is the plain gradient (stability 0.46),
+# so the most stable level lies between 0 and 5%, near 2.5%; this grid does not resolve
+# where. n = 32 is the largest measured, and stability still rose from 0.87 to 0.93 between
+# n = 16 and 32: more copies would help, at a proportional cost. The **signed** SmoothGrad
+# (red) keeps the gradient's roughness (1.08 at every level) and is less stable than the
+# magnitudes (0.66 at 2.5%, 0.32-0.50 above it): the signed gradient flips sign from copy
+# to copy, so its average is a small remainder of cancelling terms. The noise in a gradient
+# map is mostly in its sign, not in its size.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 5. Gradient vs SmoothGrad, for every photo
@@ -352,13 +358,17 @@ print("SmoothGrad of magnitudes: more stable and smoother than the gradient on e
 # What the stored figure shows (dark blue = large). The plain gradient (second column) is a
 # fine speckle of blotches scattered over the whole photo, in which the objects are hard to
 # trace. The signed SmoothGrad (third) is the same kind of speckle (its roughness 1.04-1.12,
-# as high as the gradient's 1.07-1.22). The SmoothGrad of magnitudes (last) is smooth and
-# traces the objects: the cat's eyes and nose, the cup's inside and rim, the motorcycle's
-# body and engine, over a paler background. The printed numbers say the same for every photo
-# (asserted): stability from 0.46-0.47 (gradient) to 0.91-0.93 (magnitudes), roughness down
-# to 0.34-0.39. So a plain gradient map looks like noise because its pixel-level pattern,
-# above all its sign, changes with any invisible change of the photo; averaging over a
-# neighbourhood keeps what the neighbourhood agrees on, the gradient's size.
+# close to the gradient's 1.07-1.22). The SmoothGrad of magnitudes (last) is smoother and
+# traces the objects: dark on the cat's pupils and nose, on the inside of the cup (whose rim
+# and saucer edge show as pale lines) and on the motorcycle's seat, tank and engine; the
+# background is paler, least so behind the motorcycle. The printed numbers say the same for
+# every photo, gradient → SmoothGrad of magnitudes: stability 0.46 → 0.93 (cat), 0.47 →
+# 0.91 (coffee), 0.47 → 0.93 (motorcycle); roughness 1.09 → 0.38, 1.22 → 0.34, 1.07 →
+# 0.39 (the asserts check that both improve on every photo). The signed SmoothGrad is more
+# stable than the gradient (0.66, 0.50, 0.70) but far less than the magnitudes. So a plain
+# gradient map looks like noise because its pixel-level pattern, above all its sign,
+# changes with any invisible change of the photo; averaging over a neighbourhood keeps what
+# the neighbourhood agrees on, the gradient's size.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 6. One image, several classes
@@ -411,14 +421,15 @@ for label, index in classes[1:]:
 # - "Looks like noise" is measurable: the stability of the displayed map under an invisible
 #   change of the photo, and its roughness. The plain gradient's stability was 0.46-0.47 in
 #   the stored run; averaging the gradient's **magnitude** over 32 copies at 2.5% noise
-#   raised it to 0.91-0.93 and cut the roughness by about two thirds on every photo
-#   (asserted). Averaging the *signed* gradient kept the speckle: its sign is the noisy part,
-#   and it cancels.
+#   raised it to 0.91-0.93 and cut the roughness from 1.07-1.22 to 0.34-0.39, by 64-72%,
+#   on every photo (the asserts check that both improve). Averaging the *signed* gradient
+#   kept the speckle: its sign is the noisy part, and it cancels.
 # - Our implementation matches Captum's `NoiseTunnel(Saliency)` when both see the same
-#   noise (section 3) and runs at a similar speed (both are batched).
+#   noise (section 3) and ran at the same speed in the stored run (median ratio 1.01; both
+#   are batched).
 # - The knobs, from the measured curve: more samples always helped (stability grows with n);
-#   more noise made the map smoother but less stable (2.5% was the most stable level
-#   measured). Measure on your model before choosing.
+#   more noise made the map smoother, but no level above 2.5% was as stable (2.5% was the
+#   most stable level measured). Measure on your model before choosing.
 # - Explanations are per class: ask about the class you care about, and check its
 #   probability before reading the map.
 
@@ -435,7 +446,8 @@ for label, index in classes[1:]:
 # `x`'s shape). The check runs it on two tiny models whose answer is known in closed form: a
 # linear model (what must VarGrad be, when every copy has the same gradient?) and a
 # quadratic one, score $= \tfrac12\sum_i c_i x_i^2$, whose gradient at $x+\varepsilon$ is
-# $c\,(x+\varepsilon)$.
+# $c\,(x+\varepsilon)$. Write the loop over noisy copies yourself: Captum's `NoiseTunnel`
+# (`nt_type="vargrad"`) and section 4's `noisy_gradients` would do it for you, and teach nothing.
 
 # %% tags=["solution"]
 # Exercise 1 (extend): write VarGrad, the per-pixel variance of the gradient over noisy copies
@@ -457,7 +469,9 @@ check_vargrad(vargrad, exercise=1)
 # This batched SmoothGrad runs without an error and returns a map of the right shape and
 # size, but its maps are noisier than an average of `n_samples` copies should be. Find the
 # one bug and fix it. The check runs it on a tiny model whose SmoothGrad is known in closed
-# form and measures how many *independent* noisy copies its map behaves like.
+# form and measures how many *independent* noisy copies its map behaves like. Fix the code
+# you are given: replacing it with a call of `helpers.attribution.smoothgrad` would pass the
+# check without finding the bug.
 
 # %% tags=["solution"]
 # Exercise 2 (debug): this batched SmoothGrad is noisier than n_samples copies allow: find and fix the bug
