@@ -18,10 +18,12 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/05_shap_layers.ipynb)
 #
-# *Run time on a 2-core CPU shared with other jobs (load average 12-15), measured with `make
-# publish`: 40 min cold (empty cache; the load inflates every cell), 124 s warm (cached
-# results; slowest cell 38 s, the check of Exercise 2, which is not cached); quick mode:
-# 4 min under the same load. Expect a small fraction of these on an idle machine.*
+# *Run time on a 2-core CPU, from the cell timings of the stored run (full quality, cold:
+# every layer sample and section 5's estimates were computed, as the cell times show;
+# other jobs on the machine, load average about 2-3): 99 s. The slowest cells: the shallow
+# layer's maps in section 2 (27 s), section 5's shap values and shap's rule (24 s), the
+# `nsamples` curve of section 2 (18 s), the deep layer's maps (10 s) and the check of
+# Exercise 1 (10 s). A second run reads these results from the cache.*
 #
 # **What you will learn**
 #
@@ -256,11 +258,11 @@ plt.show()
 # %% [markdown]
 # In the run stored with this notebook (EfficientNet-Lite0) the target is **not met**: two
 # seeds agree at ρ = 0.24 with 8 samples and at ρ = 0.74 with 64, the largest value tried,
-# so `NSAMPLES` is 64 and the shallow maps' fine detail is partly noise. The seconds grow
-# in proportion to `nsamples`; they were measured on a shared machine under heavy load (load
-# average about 15 on 2 cores), so their size says little about an idle machine. Raise
-# `NSAMPLES_GRID` before fine-grained conclusions at the shallow layer (the deep layer needs
-# fewer samples: Exercise 1).
+# so `NSAMPLES` is 64 and the shallow maps' fine detail is partly noise. The seconds are
+# those of the 64-sample run (6.4 s per image and class at the shallow layer, load about 2-3
+# on 2 cores) scaled to each `nsamples`, so they grow in proportion by construction. Raise
+# `NSAMPLES_GRID` before fine-grained conclusions at the shallow layer (whether the deep
+# layer needs as many samples is Exercise 1).
 
 # %% [markdown]
 # Now both layers, all photos, the top `TOP_CLASSES` classes, with `NSAMPLES` samples.
@@ -427,8 +429,8 @@ additivity.round(3).T
 
 # %% [markdown]
 # Read the two printed lines and the table. The layer path, the estimator drawn in sections
-# 3, 4 and 6, adds up: in the stored run its mean lands 0.2-1.0 standard errors from the
-# target for every photo (8.85 ± 0.76 against 9.39 for chelsea), ordinary sampling noise
+# 2, 3 and 6 and compared in section 4, adds up: in the stored run its mean lands 0.2-1.0
+# standard errors from the target for every photo (8.85 ± 0.76 against 9.39 for chelsea), ordinary sampling noise
 # (the s.e. shrinks like $1/\sqrt{n}$). The sums of `GradientExplainer`'s layer values do
 # not: 0.037, -1.705 and -1.226 against targets of 9.39, 11.09 and 7.50, some 30-45
 # standard errors away. They do match our hand-made estimate of shap's rule (-0.40 ± 0.31,
@@ -445,8 +447,8 @@ additivity.round(3).T
 # ## 6. SHAP's own plot
 # `shap.image_plot` draws the deep layer's layer-path values of section 3 (upsampled to the
 # image) for the first photo and its two top classes, in SHAP's style: red for and blue
-# against the class (its fixed palette; the course's figures above use green and red), each
-# row on one colour scale set by shap (the 99.9th percentile of |value| in the row), not the
+# against the class (its fixed palette; the course's figures above use green and red), all
+# panels on one colour scale set by shap (the 99.9th percentile of |value| over them), not the
 # course's 99th-percentile cap, so the same values can look fainter than in section 3.
 
 # %% slideshow={"slide_type": "subslide"}
@@ -533,4 +535,4 @@ check_pixel_expected_gradients(expected_gradients, classifier.model, images[:1],
 # shallow values is noise (two seeds agree at only ρ 0.74 there, section 2). The agreement
 # depends on whether the two classes rest on different parts of the image, which a layer
 # shows only once its features respond to those parts; near-synonymous classes (missile and
-# projectile) stay close to ρ = 1 at every depth. Report the middle layer's numbers beside these.
+# projectile) stay close to ρ = 1 at both layers measured. Report the middle layer's numbers beside these.

@@ -18,9 +18,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/06_catboost_treeshap.ipynb)
 #
-# *Run time on a 2-core CPU shared with other jobs (load average 10-12), measured with `make
-# publish`: 18 s cold, 16 s warm (nothing is cached; slowest cell 11 s, the imports); quick
-# mode: 12 s under the same load. On an idle machine it took 6 s before the exercises grew.*
+# *Run time on a 2-core CPU, from the cell timings of the stored run (full quality; other jobs
+# on the machine, load average about 2-3): 6 s, of which 3.2 s for the imports (the slowest
+# cell) and 1.2 s for the check of Exercise 1. Nothing is cached, so a second run takes as long.*
 #
 # **What you will learn**
 #
@@ -212,11 +212,13 @@ plt.show()
 # Starting from the base value $E[f(X)]$, each bar adds one feature's contribution until the
 # model's prediction for this patient, $f(x)$, is reached. Mind SHAP's colours: its bars that
 # push the prediction **up are red**, down are blue, the opposite of the course's image maps
-# (green: for the class, red: against). The `+`/`-` labels give the sign.
+# (green: for the class, red: against). The `+`/`-` labels give the sign; in the stored
+# figure the labels of the three small blue bars (sex, s6, s5) overlap the feature names,
+# and their leftward arrows give the sign.
 
 # %% slideshow={"slide_type": "subslide"}
 shap.plots.waterfall(explanation[EXPLAINED_PATIENT], show=False)
-plt.gcf().set_size_inches(10, 5)  # wide enough for the value labels of the small bars
+plt.gcf().set_size_inches(10, 5)  # wider than shap's default; the smallest blue bars' labels still overlap the names
 plt.title(f"Why the model predicts {prediction[EXPLAINED_PATIENT]:.0f} for test patient {EXPLAINED_PATIENT} "
           f"(true: {y_test.iloc[EXPLAINED_PATIENT]:.0f})")
 plt.show()
@@ -268,9 +270,9 @@ table.round(1)
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Exercises
 #
-# Three exercises, each checked automatically: a debug, an extend and a predict exercise. Write
-# your answer in the cell under the exercise, then run the check cell below it; it prints
-# "Exercise N passed: ..." or a hint.
+# Four exercises. Exercises 1-3 (a debug, an extend and a predict exercise) are checked
+# automatically: write your answer in the cell under the exercise, then run the check cell
+# below it; it prints "Exercise N passed: ..." or a hint. Exercise 4 is an open question.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 1 (debug): probabilities from a classifier's SHAP values
@@ -319,7 +321,9 @@ check_probability_from_shap(probability_from_shap, classifier_explainer, classif
 # Write `baseline_shapley(model, x, reference)` (both one-row data frames) that computes these
 # values **exactly**, by evaluating the model on every coalition: with $d = 10$ features that is
 # $2^{10} = 1024$ rows, one `model.predict` call. Return one value per feature. The check
-# compares with shap's interventional TreeSHAP and with the path-dependent values above.
+# compares with shap's interventional TreeSHAP and with the path-dependent values above; so
+# returning shap's own values would pass without teaching anything: build the 1024 coalitions
+# and the weighted sum yourself, and let the check be the comparison.
 
 # %% tags=["solution"]
 # Exercise 2 (extend): write baseline_shapley(model, x, reference), exact Shapley values against one reference row
