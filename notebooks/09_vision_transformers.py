@@ -18,10 +18,12 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/09_vision_transformers.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine (PyTorch on 2
-# threads): 82 s cold (empty cache; slowest cell 69 s, the training; a second run loads its
-# checkpoint), 8 s warm (slowest cell 4 s); quick mode (nbval): 20 s. The stored run was made on
-# a machine shared with other jobs (load about 15): 105 s warm there.*
+# *Run time on a 2-core CPU (PyTorch on 2 threads). The stored run was measured under heavy
+# load (a machine shared with other jobs, load average 10 to 16), warm (the ViT checkpoint and
+# the cached results were on disk): 105 s in all, slowest cell 28 s (the check of Exercise 1).
+# An earlier measurement with `make run` on an idle machine: 82 s cold (empty cache; slowest
+# cell 69 s, the training; a second run loads its checkpoint), 8 s warm (slowest cell 4 s);
+# quick mode (nbval): 20 s.*
 #
 # **What you will learn**
 
@@ -627,9 +629,9 @@ plt.show()
 # %% [markdown]
 # In the run stored here (offline) the figure shows EfficientNet-Lite0's Grad-CAM at
 # `_blocks.15` for a 37.9% "tiger cat": a coarse map (a deep layer has few positions), strongest
-# on the cat's eye on the left of the photo, with a weaker band along the top and the right
-# and little on the nose and the lower corners. With `vit_b_16` the four token maps of
-# section 7 appear instead, on a 14×14 grid.
+# on the cheek just below the cat's left-hand eye, at the left edge of the photo, middling over
+# the rest of the face, and weak along the borders (the top and bottom rows and the right
+# edge). With `vit_b_16` the four token maps of section 7 appear instead, on a 14×14 grid.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
@@ -727,7 +729,7 @@ check_token_gradcam(token_gradcam, model, images, targets, vit.gradcam_layer(mod
 # ### Exercise 4: why are the maps blocky, and what would make them finer?
 # The four token maps of section 7 are made of squares; the IG map is not. Explain where the
 # squares come from, what finer token maps would cost, and why IG escapes. Use the numbers
-# printed in sections 1 and 7.
+# printed in section 1 and the maps of section 7.
 
 # %% [markdown] tags=["solution"]
 # **Model answer.** The squares are the patches: section 1 prints a grid of 8×8 patches of

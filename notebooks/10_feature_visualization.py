@@ -18,11 +18,13 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/10_feature_visualization.ipynb)
 #
-# *Run time on a 2-core CPU, measured with `make run` on an idle machine: 42 s cold (empty
-# cache; slowest cell 12 s, the activation tables of section 6; each cell that optimises
-# images takes 1 to 3 s), 9 s warm (cached optimisations; slowest cell 3 s); quick mode
-# (nbval): 10 s. The stored run was made on a machine shared with other jobs (load 10 to 15),
-# where it took 28 min cold.*
+# *Run time on a 2-core CPU. The stored run was measured under heavy load (a machine shared
+# with other jobs, load average 10 to 16), with the lecture's optimisations computed, not read
+# from the cache: 1652 s (27.5 min) in all, slowest cell 421 s (section 3, pixels +
+# transforms); each cell that optimises images took 27 s to 7 min there. An earlier
+# measurement with `make run` on an idle machine: 42 s cold (empty cache; slowest cell 12 s,
+# the activation tables of section 6; each cell that optimises images 1 to 3 s), 9 s warm
+# (cached optimisations; slowest cell 3 s); quick mode (nbval): 10 s.*
 #
 # **What you will learn**
 
@@ -402,8 +404,8 @@ plt.show()
 # From shallow to deep, in this run: colours, orientations and fine textures in the early
 # layer; larger patterns in the middle one, some matching parts of the photos (the cup,
 # Chelsea's eyes); objects and object parts among the late layer's best examples. The
-# progression is rough: the middle channel 96 already picks the same eye crops as the late
-# channel 57, and grass is among the best examples at all three depths.
+# progression is rough: three of the middle channel 96's four eye crops are also among the
+# late channel 57's best four, and grass is among the best examples at all three depths.
 
 # %% [markdown]
 # **A channel is not a neuron.** The channel objective rewards the pattern at every position,
@@ -494,13 +496,12 @@ plt.show()
 # In the stored run torch-lucent reaches only P = 0.002 in the same 64 steps, and 0.332 under
 # jitter (a "survival" of 208, a ratio over a tiny probability that means little), against
 # P = 1.000 and a survival of 1.00 for ours. Its image is a blotchy blue-grey and brownish
-# texture with large swirls and no clear red shape; an earlier run of this notebook with the
-# same settings gave lucent P = 0.47, so its result is not reproducible here from the seed alone;
-# ours shows the red curved shape. The two differ in details: lucent pads the image
-# by 12 grey pixels and jitters twice (8 and 4 pixels), uses Lucid's fixed colour matrix
-# (measured on ImageNet) where we use our photos' covariance, and scales its spectrum
-# differently. One class and one seed are no benchmark: the point is that a library run and a
-# hand-written one can be measured with the same two numbers.
+# texture with large swirls and no clear red shape; ours shows the red curved shape. The two
+# differ in details: lucent pads the image by 12 grey pixels and jitters twice (8 and 4
+# pixels), uses Lucid's fixed colour matrix (measured on ImageNet) where we use our photos'
+# covariance, and scales its spectrum differently. One class and one seed are no benchmark:
+# the point is that a library run and a hand-written one can be measured with the same two
+# numbers.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## Summary
