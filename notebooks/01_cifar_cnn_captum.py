@@ -25,7 +25,8 @@
 # 28 s on an idle machine. A second run reads the four methods' maps from the cache.*
 #
 # **What you will learn**
-#
+
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # - how to train the small convolutional network of the classic PyTorch CIFAR-10 tutorial
 #   (two convolutions, three fully connected layers) and measure it honestly, overall and per class;
 # - four attribution methods from [Captum](https://captum.ai): **Saliency**, **Integrated
@@ -154,7 +155,7 @@ print(f"trainable parameters: {sum(p.numel() for p in model.parameters()):,}")
 # with the same settings loads it instead of training again: the cell below then prints the
 # checkpoint's test accuracy instead of the training time and the loss curve.
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"hide_input": true}
 TRAINING = {"dataset": dataset.name, "epochs": EPOCHS, "train_subset": TRAIN_SUBSET,
             "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE, "seed": SEED}
 
@@ -262,7 +263,7 @@ print(f"better than chance (10%): {accuracy > 0.15}")
 # | **IG + SmoothGrad** | IG computed on noisy copies $x + \varepsilon$, $\varepsilon \sim \mathcal N(0, \sigma^2)$, and averaged (`NoiseTunnel`, `smoothgrad`) | yes (black image) |
 # | **DeepLift** | backpropagates the difference $F_c(x) - F_c(x')$ with a rule per nonlinearity (*rescale*) instead of gradients | yes (black image) |
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Saliency is the cheapest (one backward pass). IG and DeepLift *distribute* the change in
 # the score between the baseline and the image over the pixels. DeepLift does it with one
 # modified backward pass; IG with many gradients along the path: here
@@ -295,7 +296,7 @@ row_titles = [
 ]
 print("\n".join(t.replace("\n", " | ") for t in row_titles))
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 @cached
 def four_methods(model, images, targets, baseline, target_gap, ig_steps, nt_samples, nt_stdev, seed):
     """Saliency, converged IG (and its info), IG + SmoothGrad (and each noisy copy's delta), DeepLift."""
@@ -404,7 +405,7 @@ agreement
 # object pixels left and right of them on the same row) and compares what Saliency and IG put
 # there.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true}
 def enclosed_black(image):
     """(H, W) mask of the exactly black pixels that lie between object pixels on the same row."""
     black_pixel = (image == 0).all(dim=0)
@@ -435,7 +436,7 @@ for n in range(N_CORRECT, len(chosen)):
     else:
         print("    no enclosed black pixels")
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **What the numbers and the figure say (stored run, Fashion-MNIST).** The first mistake is an
 # *ankle boot* called a *sandal* with 99.9% probability; the true class is second with 0.1%. It
 # is a confident mistake, not a hesitation. The boot's wide dark opening is 44 enclosed black

@@ -119,13 +119,13 @@ print(f"model: {classifier.name} on {device}")
 for name, p, index in top3:
     print(f"  {name:>20} (class {index:3d}): {p:.1%}")
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 # NBVAL_CHECK_OUTPUT
 COFFEE_CLASSES = {"espresso", "cup", "coffee mug", "eggnog"}
 if IMAGE == "coffee":
     print("the coffee photo is recognised as a cup of coffee:", label in COFFEE_CLASSES)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 plt.figure(figsize=(4, 4))
 plt.imshow(x[0].permute(1, 2, 0).cpu())
 plt.title(prediction_title(label, confidence))
@@ -291,7 +291,7 @@ print("saturated: P(0.5) >= 0.85 P(1), and |gradient at the image| < 10% of its 
 # the estimated error of the map under twice that (a small gap alone could come from errors
 # that cancel), or when it has used `MAX_STEPS` gradients, with a warning.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def adaptive_ig(model, x, target, baseline, target_gap, max_steps, batch):
     """Adaptive IG of one image: (attributions on the CPU, steps, relative gap, converged, path points)."""
@@ -313,7 +313,7 @@ print(f"adaptive IG:          {steps:4d} gradients, gap {gap:.2%} of F(x) - F(x'
       f"(converged: {converged})")
 assert converged and gap <= TARGET_GAP, f"adaptive IG did not reach the {TARGET_GAP:.0%} bar (gap {gap:.2%})"
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # the same number of gradients on a uniform grid (a cell of its own: in the stored, cold run the two cells took 41 s)
 uniform = ig_map(probability_model, x, target, baseline, steps, "riemann_trapezoid", INTERNAL_BATCH)
 uniform_gap = abs(uniform.sum().item() - change) / abs(change)
@@ -321,7 +321,7 @@ first_tenth = (used_alphas < 0.1).mean()
 print(f"uniform trapezoid:    {steps:4d} gradients, gap {uniform_gap:.2%}")
 print(f"share of the adaptive points in α < 0.1: {first_tenth:.0%} (a uniform grid puts 10% there)")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 uniform_alphas = np.linspace(0, 1, steps)
 fig, axes = plt.subplots(2, 1, figsize=(13, 5.6), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
 axes[0].plot(a, integrand, color="tab:purple", label="g(α), sampled at the section 3 points")
@@ -359,7 +359,7 @@ plt.show()
 # ## 5. IG by hand, checked against Captum
 # The course's fixed-grid implementation, in `helpers/attribution.py`:
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"}
 print(inspect.getsource(integrated_gradients))
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -411,7 +411,7 @@ for method, relative in comparison.items():
 print("same points and weights as Captum for every rule:", all(d < 1e-6 for d in node_differences.values()))
 print("hand-written IG agrees with Captum for every rule:", all(r < 1e-4 for r in comparison.values()))
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # These comparisons use only `COMPARE_STEPS` points, far too few for a map to pass the 1%
 # bar: they test that two implementations compute the same sum, not that the sum is a good
 # integral. The maps shown next are the converged ones of section 4.
@@ -453,7 +453,7 @@ plt.show()
 # the point is to see how the gap behaves as `n_steps` grows; a title in red marks a map
 # over the 1% bar.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sweep_maps, sweep_errors = [], []
 for n in progress(STEP_SWEEP, desc="n_steps"):
     sweep_maps.append(ig_map(probability_model, x, target, baseline, n, "riemann_trapezoid", INTERNAL_BATCH))
@@ -464,7 +464,7 @@ for n, error, relative in zip(STEP_SWEEP, sweep_errors, sweep_gaps):
           f"{'' if relative <= TARGET_GAP else '   (over the 1% bar)'}")
 print(f"adaptive:       {steps:4d} gradients, gap = {gap:6.2%}")
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 from matplotlib.ticker import NullFormatter, PercentFormatter, ScalarFormatter
 
 columns = 4

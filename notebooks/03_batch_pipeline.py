@@ -42,7 +42,7 @@
 # also starts a new Python process and loads the model (its `--help` alone takes 3 s).
 # Quick mode (5% bar, 2 figure images) was not timed for this version.*
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # > **Offline note.** As in notebook 02, MobileNetV3-Large is replaced by EfficientNet-Lite0
 # > when its weights cannot be had. Caltech-101 (about 9,000 photos, 101 categories) is
 # > downloaded by torchvision into the course's data folder the first time; without internet,
@@ -167,7 +167,7 @@ print(f"growth after warm-up (highest reading of the second half minus the first
 summary.assign(file=summary.file.map(lambda f: "/".join(Path(f).parts[-2:]))).drop(
     columns=["completeness_gap", "convergence_delta", "figure", "map"]).head(6)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 failed = summary[summary.error.notna()]
 print("reported as errors:", ", ".join(failed.file.map(lambda f: Path(f).name)))
@@ -219,7 +219,7 @@ else:
     print(f"in the subset: none of the {len(explained)} images is of such a category: nothing to score")
 scored[["category", "top1_label", "confidence", "correct"]]
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # In the stored run, with the offline fallback, 3 of the 10 Fashion-MNIST category names
 # match ImageNet class names (bag, coat, sandal); 60 of the 200 images belong to them, and
 # the top-1 class is right for 4 of the 60 (7%): three coats predicted as 'trench coat' and
@@ -247,7 +247,7 @@ rows = pd.DataFrame(explain_files(chosen, FIGURE_DIR, classifier, METHOD, intern
                                   target_gap=TARGET_GAP, max_steps=MAX_STEPS))
 rows.assign(file=rows.file.map(lambda f: "/".join(Path(f).parts[-2:]))).drop(columns=["top1_index", "figure", "map", "error"])
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **Is each map converged?** IG's completeness axiom says the attributions add up to
 # F(x) − F(x'), the change of the class logit between the black baseline and the photo. The
 # column `convergence_delta` is the absolute miss |Σ attributions − (F(x) − F(x'))| in
@@ -293,7 +293,7 @@ fig.suptitle(f"{len(figures)} explanations written by explain_files ({classifier
 fig.tight_layout()
 plt.show()
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # Each map is IG of the top class, converged under the bar printed above: its pixels add up
 # to F(x) − F(x') within that gap. A map explains the top class printed in its title, which
 # may not be the folder's category (section 2 printed how often it is): read it as what drove

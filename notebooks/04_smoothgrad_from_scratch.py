@@ -128,7 +128,7 @@ for name, top3 in predictions.items():
 # numbers on every device) and sends the noisy copies through the network `BATCH_SIZE` at a
 # time, so memory does not grow with `n_samples`:
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"}
 print(inspect.getsource(smoothgrad))
 
 # %% [markdown] slideshow={"slide_type": "slide"}
@@ -201,7 +201,7 @@ print("same seed, different batch size, same map:", torch.allclose(ours, again, 
 # from the same noisy copies, drawn as `smoothgrad` draws them; the curve runs on the first
 # photo over `NOISE_GRID` × `COUNTS`.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 def noisy_gradients(model, x, target, n_samples, noise_level, seed):
     """The gradients at ``n_samples`` noisy copies of one image, drawn as ``smoothgrad`` draws them (on the CPU)."""
     generator = torch.Generator().manual_seed(seed)
@@ -271,7 +271,7 @@ for noise, result in curve.items():
     cells = "".join(f" {s:.2f}/{r:.2f}" for s, r in zip(result["magnitude"]["stability"], result["magnitude"]["roughness"]))
     print(f"{noise:5.1%} |{cells} | {result['signed']['stability'][-1]:.2f}/{result['signed']['roughness'][-1]:.2f}")
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"hide_input": true}
 fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
 for ax, measure, better in zip(axes, ("stability", "roughness"), ("higher", "lower")):
     for n_index, n in enumerate(COUNTS):
@@ -290,7 +290,7 @@ fig.suptitle(f"SmoothGrad on {name}: how noisy the displayed map is, against the
 fig.tight_layout()
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 NOISE_CHOSEN = max(NOISE_GRID, key=lambda noise: curve[noise]["magnitude"]["stability"][-1])
 N_CHOSEN = n_max
 chosen = curve[NOISE_CHOSEN]["magnitude"]
@@ -329,7 +329,7 @@ print(f"chosen: noise level {NOISE_CHOSEN:.1%} (the most stable at n = {N_CHOSEN
 # SmoothGrad and the SmoothGrad of magnitudes, all through the same display transform (and
 # so the same colour scale, 0 to the 99th percentile).
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"hide_input": true}
 plains, curves = {}, {}
 for name, x in progress(inputs.items(), desc="photos"):
     target = predictions[name][0][2]
@@ -344,7 +344,7 @@ fig = plot_attribution_grid(list(inputs.values()), {
     title=f"{classifier.name}, noise {NOISE_CHOSEN:.1%}: gradient vs SmoothGrad (|map|, capped at the 99th percentile)")
 plt.show()
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 for name in inputs:
     grad, signed, magnitude = plains[name], curves[name]["signed"], curves[name]["magnitude"]
     print(f"{name:>10}: stability {grad['stability']:.2f} (gradient), {signed['stability'][-1]:.2f} (signed), "
@@ -376,7 +376,7 @@ print("SmoothGrad of magnitudes: more stable and smoother than the gradient on e
 # classes and a class it does not show at all (SmoothGrad of magnitudes at the chosen setting,
 # overlaid on the photo).
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 @cached
 def magnitude_smoothgrad(model, x, target, n_samples, noise_level, seed):
     """SmoothGrad of magnitudes: |gradient| averaged over ``n_samples`` noisy copies (on the CPU)."""

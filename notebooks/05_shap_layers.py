@@ -18,12 +18,8 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/05_shap_layers.ipynb)
 #
-# *Run time on a 2-core CPU, from the cell timings of the stored run (full quality, cold:
-# every layer sample and section 5's estimates were computed, as the cell times show;
-# other jobs on the machine, load average about 2-3): 99 s. The slowest cells: the shallow
-# layer's maps in section 2 (27 s), section 5's shap values and shap's rule (24 s), the
-# `nsamples` curve of section 2 (18 s), the deep layer's maps (10 s) and the check of
-# Exercise 1 (10 s). A second run reads these results from the cache.*
+# *Run time (2-core CPU, stored run, cold, load about 2-3): 99 s; slowest cell 27 s (the shallow
+# layer's maps). A second run reads the cache.*
 #
 # **What you will learn**
 #
@@ -145,7 +141,7 @@ assert shapes[DEEP][1] < shapes[SHALLOW][1], "the deep layer should see a coarse
 # \Big[ (x_i - x'_i)\, \frac{\partial F_c\big(x' + \alpha (x - x')\big)}{\partial x_i} \Big].
 # $$
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # This is Integrated Gradients (notebook 02) averaged over many baselines, and it is
 # *additive*: $\sum_i \phi_i = F_c(x) - \mathbb{E}[F_c(x')]$ up to sampling error.
 # With `(model, layer)` the features are the activations $h$ entering `layer`. Read from
@@ -161,7 +157,7 @@ assert shapes[DEEP][1] < shapes[SHALLOW][1], "the deep layer should see a coarse
 # positions. A forward pre-hook feeds the chosen activations into the layer; we sum over
 # channels to get one value per position, then stretch the map to the image.
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"slide_type": "skip"}
 def layer_input(layer, x):
     """The activations entering ``layer`` for the images ``x`` (no gradient)."""
     seen = []
@@ -214,14 +210,14 @@ with torch.no_grad():
     probabilities = torch.softmax(logits_x, dim=1)
 top_classes = logits_x.topk(TOP_CLASSES, dim=1).indices.numpy()  # (images, TOP_CLASSES), best first
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **How many samples?** Each sample costs one gradient, per image *and* per class. We draw
 # two independent runs (two seeds) of `max(NSAMPLES_GRID)` samples, and at each `nsamples`
 # compare the maps made of the first `nsamples` samples of each run (Spearman correlation;
 # 1 = identical), on the first photo, its top class and the shallow layer (the finer map).
 # The background size does not enter the cost (one forward pass at set-up), only `nsamples` does.
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"slide_type": "subslide"}
 def seed_agreement(layer_name, n, image=0):
     """Spearman agreement of two seeds' maps (their first n samples) on one image's top class; seconds per sample."""
     runs = [layer_samples(classifier.model, layer_name, images[image:image + 1], background,
@@ -240,7 +236,7 @@ print(f"NSAMPLES = {NSAMPLES}: two seeds agree with ρ = {reached:.2f} at {SHALL
       f"{'met' if reached >= AGREEMENT else 'NOT met (the largest nsamples tried)'}")
 curve.round(3)
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "skip"}
 fig, ax = plt.subplots(figsize=(7, 3.6))
 ax.plot(curve.index, curve.iloc[:, 0], "o-", color="green", label="agreement of two seeds")
 ax.axhline(AGREEMENT, color="gray", linestyle="--", linewidth=0.8, label=f"target ρ = {AGREEMENT}")
@@ -255,7 +251,7 @@ ax.set_title(f"Layer-path expected gradients at {SHALLOW}: agreement and cost vs
 fig.legend(loc="lower right", bbox_to_anchor=(0.87, 0.18), fontsize=8)
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the run stored with this notebook (EfficientNet-Lite0) the target is **not met**: two
 # seeds agree at ρ = 0.24 with 8 samples and at ρ = 0.74 with 64, the largest value tried,
 # so `NSAMPLES` is 64 and the shallow maps' fine detail is partly noise. The seconds are
@@ -285,7 +281,7 @@ print(f"{SHALLOW}: maps of {maps[SHALLOW].shape[1]}×{maps[SHALLOW].shape[2]} po
 maps[DEEP], sums[DEEP] = explain_layer(DEEP)
 print(f"{DEEP}: maps of {maps[DEEP].shape[1]}×{maps[DEEP].shape[2]} positions for classes {top_classes.tolist()}")
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 print("the deep map is coarser than the shallow one:", maps[DEEP].shape[1] < maps[SHALLOW].shape[1])
 
@@ -313,7 +309,7 @@ fig.suptitle(f"{classifier.name}: layer-path expected gradients, shallow vs deep
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the figure stored with this notebook (EfficientNet-Lite0), the deep maps (7×7) are a
 # few coarse green regions on the object: the cat's cheeks and forehead, the inside of the
 # cup, the rocket and its two towers, almost the same for a photo's two classes. The
@@ -427,7 +423,7 @@ print("shap's layer values add up within 3 s.e. for every photo:",
       bool((additivity["shap sum: |gap| / shap's rule s.e."] < 3).all()))
 additivity.round(3).T
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Read the two printed lines and the table. The layer path, the estimator drawn in sections
 # 2, 3 and 6 and compared in section 4, adds up: in the stored run its mean lands 0.2-1.0
 # standard errors from the target for every photo (8.85 ± 0.76 against 9.39 for chelsea), ordinary sampling noise
@@ -438,7 +434,7 @@ additivity.round(3).T
 # shap's layer values are gradient × activation along the image path, not SHAP values that
 # add up to the prediction. That is why this notebook draws the layer path.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # Layer attributions are a way to look inside the network; pixel attributions (notebooks
 # 01-04) say where in the *image* the evidence is. Both are estimates: check their sampling
 # error (two seeds, section 2) and, for SHAP, whether they add up.

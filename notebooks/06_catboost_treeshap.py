@@ -216,7 +216,7 @@ plt.show()
 # figure the labels of the three small blue bars (sex, s6, s5) overlap the feature names,
 # and their leftward arrows give the sign.
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "skip"}
 shap.plots.waterfall(explanation[EXPLAINED_PATIENT], show=False)
 plt.gcf().set_size_inches(10, 5)  # wider than shap's default; the smallest blue bars' labels still overlap the names
 plt.title(f"Why the model predicts {prediction[EXPLAINED_PATIENT]:.0f} for test patient {EXPLAINED_PATIENT} "

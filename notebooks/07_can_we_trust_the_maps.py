@@ -18,12 +18,8 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/07_can_we_trust_the_maps.ipynb)
 #
-# *Run time on a 2-core CPU: 1881 s (31 min) cold in the stored run, made while other heavy
-# jobs shared the 2 cores (load 3-5); the slowest cell, the randomization cascade with IG at
-# every stage, took 562 s, and several others (adaptive IG per photo, the deletion and
-# insertion scores) 150-270 s each. That misses the course's 30 s cold goal by far: adaptive
-# IG spends hundreds of gradient evaluations per map to reach its 1% gap, and on randomised
-# networks the forward passes are also slower. A second run reads the cache.*
+# *Run time (2-core CPU, stored run, cold, load 3-5): 1881 s; slowest cell 562 s (the cascade).
+# This misses the course's 30 s goal: adaptive IG spends hundreds of gradients per map.*
 #
 # Notebooks 01-06 produced many attribution maps. This one **tests** them.
 #
@@ -199,7 +195,7 @@ for method in IG_METHODS[:4]:
     assert abs(shared - direct) <= 1e-3 * abs(direct) + 1e-7, f"{method}: {shared} vs {direct}"
 print("shared grid = integrated_gradients, rule by rule (n = 4), to float32 precision (0.1%): True")
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "skip"}
 change = output_change(model, x, target)  # F(x) - F(black); a clear error if it is 0
 gaps = {method: dict(riemann_sum(method, n) for n in STEP_GRID) for method in IG_METHODS[:4]}
 gaps["gausslegendre"] = dict(gl_sums)
@@ -232,14 +228,14 @@ print("rules whose gap rises again after first falling under 1%:",
       [m for m, v in gaps.items() if needed[m] and any(g >= 0.01 for n, g in v.items() if n > needed[m])])
 gap_table
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # The textbook says: left and right Riemann sums converge like $1/n$, midpoint and
 # trapezoid like $1/n^2$, Gauss-Legendre faster still, for a *smooth* integrand. Compare
 # with the plot. The integrand here, the gradient of a ReLU network along the path, is not
 # smooth: it changes abruptly wherever a unit switches on or off, and the probability can
 # jump over a short stretch of the path (notebook 02).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Then no rule need be on its textbook line, and here none is. In the run stored with this
 # notebook (EfficientNet-Lite0), the left, right and midpoint rules got under 1% first, at
 # 128 steps (the trapezoid at 129 points); Gauss-Legendre, optimal for smooth integrands,
@@ -383,7 +379,7 @@ def ig_per_photo(baseline_of, desc):
 target_index = {photo: t[2] for photo, t in targets.items()}
 maps = method_maps(model, inputs, target_index, SG_SAMPLES, SEED, BATCH)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 maps = {"Saliency": maps["Saliency"], "IG": ig_per_photo(torch.zeros_like, "IG from black"),
         "SmoothGrad": maps["SmoothGrad"], "random": maps["random"]}
 
@@ -393,20 +389,20 @@ maps = {"Saliency": maps["Saliency"], "IG": ig_per_photo(torch.zeros_like, "IG f
 # notebook 08). `CURVE_STEPS` steps per curve (`CURVE_STEPS` + 1 points); the cell after
 # the table compares the AUC with 50 steps.
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 columns = ["deletion AUC (black)", "deletion AUC (blurred)", "insertion AUC"]
 scores_cached = cached(faithfulness_scores)
 deletion, curves = scores_cached(classifier.model, inputs, target_index, maps, steps=CURVE_STEPS,
                                  keep_curves=True, kinds=columns[:2])
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 insertion, insertion_curves = scores_cached(classifier.model, inputs, target_index, maps, steps=CURVE_STEPS,
                                             keep_curves=True, kinds=columns[2:])
 scores = deletion.merge(insertion, on=["photo", "method"])
 for key, curve in insertion_curves.items():
     curves[key].update(curve)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **One scale for every photo.** An AUC is in units of probability: a photo the model
 # gives 96% can lose far more area than one at 13%, so a plain mean over photos is mostly
 # the confident photos' mean. We divide each AUC by $P(x)$, the target probability of the
@@ -528,10 +524,10 @@ for column in columns:
 # much about the shared reference as about the evidence. Two controls: the same IG tested
 # with a **blurred** reference, and IG computed **from a blurred baseline**, tested both ways.
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %%
 maps_blur = {"IG (blurred baseline)": ig_per_photo(blurred, "IG from blurred")}
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"slide_type": "subslide"}
 scores_blur = scores_cached(classifier.model, inputs, target_index, maps_blur, steps=CURVE_STEPS)
 coupling = mean_table(pd.concat([scores, scores_blur]))
 print("rank of each method's mean normalised AUC per column (1 = best):")
@@ -539,7 +535,7 @@ print(pd.DataFrame({c: coupling[c].rank(ascending="deletion" in c).astype(int) f
 assert coupling["deletion AUC (blurred)"].idxmin() == "IG (blurred baseline)", "IG from blur does not win its own test"
 spread_table(pd.concat([scores, scores_blur]))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # IG from the blurred image ranks first on deletion to the blurred image, its own baseline
 # (the cell asserts it); the printed ranks show where IG from black lands on deletion to
 # black, its own baseline, and on the other two tests. A method that wins mostly where the
@@ -547,7 +543,7 @@ spread_table(pd.concat([scores, scores_blur]))
 # evidence", and insertion, which starts from the blurred image, is the check on both. Report
 # several references, and name them.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # Differences between methods are often small and vary between photos, which is why the
 # test should be run on many images, never on one. And removing pixels creates images
 # unlike any training image, so part of each curve measures how the model reacts to black
@@ -626,7 +622,7 @@ assert_converged({"trained": ig_stage_info[0]}, "section 4")
 print("the model-blind edge detector is flagged (correlation stays 1):",
       all(abs(c - 1) < 1e-6 for _, c in checks["edge detector"]))
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # Each tick names the whole group of layers re-initialised at that stage (first … last
 # module, from the output side, and how many), cumulatively from left to right.
 #
@@ -652,7 +648,7 @@ print("the model-blind edge detector is flagged (correlation stays 1):",
 # comes from a random network, the factor $x$ stays: bright pixels get large |IG| whatever
 # the weights. We compare both IG maps with the image's own brightness $|x|$:
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true}
 def abs_ranks(tensor):
     return tensor.detach().abs().sum(dim=1).flatten().cpu().numpy()
 
@@ -675,7 +671,7 @@ closer = (min(rho["IG (trained) vs |x|"], rho["IG (all layers random) vs |x|"])
           > rho["|gradient| (all layers random) vs |x|"])
 print("both IG maps follow |x| more closely than the random network's plain gradient does:", closer)
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # The printed correlations compare both IG maps with $|x|$, and the random network's plain
 # gradient with $|x|$ as a control without the factor $x$. Where the last line prints True,
 # what IG keeps after full randomization comes from the factor $x - x'$ it multiplies by, not

@@ -228,7 +228,7 @@ def show_map(ax, values, title, signed=False):
     ax.set_yticks([])
 
 
-# %% slideshow={"slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 fig, axes = plt.subplots(1, 2 + last.shape[1], figsize=(3 * (2 + last.shape[1]), 3))
 show_image(axes[0], images[0], f"{names[0]}")
 for head in range(last.shape[1]):
@@ -244,7 +244,7 @@ print("share of the class token's attention on the patches, per head (mean over 
 print(f"largest weight on one patch, per head ({names[0]}): " + ", ".join(f"{v:.2f}" for v in last[0].flatten(1).max(1).values)
       + f" | mean of the heads: {last[0].mean(0).max():.2f}")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # In the stored run, two heads put most of their weight on one patch each (0.83 and 0.88 for
 # the ankle boot, printed above), while the other two spread theirs thinly over the grid
 # (their largest single weights are 0.06 and 0.02); in the mean of the heads those two patches
@@ -514,11 +514,11 @@ plt.show()
 # already fall to about 0.25 at the first stage, with spreads over the images as large as
 # their means. IG stays at 0.90 or above at every stage (the table below has the numbers).
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **One table.** Per method, the mean ± standard deviation over the images of each test;
 # "beats random" counts the images whose map beats the random order on deletion and insertion.
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"hide_input": true}
 def mean_sd(values):
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
@@ -626,7 +626,7 @@ fig.suptitle(f"{classifier.name} on {PHOTO}")
 fig.tight_layout()
 plt.show()
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # In the run stored here (offline) the figure shows EfficientNet-Lite0's Grad-CAM at
 # `_blocks.15` for a 37.9% "tiger cat": a coarse map (a deep layer has few positions), strongest
 # on the cheek just below the cat's left-hand eye, at the left edge of the photo, middling over
