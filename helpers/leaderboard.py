@@ -6,7 +6,10 @@ Shared by notebooks 07 and 08.
 - ``faithfulness_scores``, ``randomization_scores``, ``robustness_scores`` measure the
   maps (one row per photo and method); ``leaderboard`` turns the rows into the sorted
   table (mean and spread over the photos).
-- ``cascade`` is the cascading randomization of Adebayo et al. (2018), maps included.
+- ``per_photo`` compares a metric within each photo (ranks, or ratios to the random map), so
+  one photo cannot set the scale of a mean; ``completeness_scores`` measures IG's gap.
+- ``cascade`` is the cascading randomization of Adebayo et al. (2018), maps included;
+  ``block_groups`` gives its stages: the output layer alone, then block by block.
 """
 
 from __future__ import annotations
@@ -14,10 +17,14 @@ from __future__ import annotations
 import time
 from dataclasses import asdict
 
+import re
+
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
+from helpers.attribution import completeness_gap
 from helpers.evaluation import (
     FORWARD_BATCH, blurred, curve_auc, deletion_curve, insertion_curve, randomization_sanity_check,
 )
@@ -29,21 +36,22 @@ from helpers.randomness import seeded
 # --------------------------------------------------------------------------- running and scoring
 
 
-def run_methods(model, images: dict, targets: dict, methods: dict) -> tuple[dict, dict]:
+def run_methods(model, images: dict, targets: dict, methods: dict, warm_up: bool = True) -> tuple[dict, dict]:
     """Run every method on every photo.
 
     ``images``: {photo: (1, C, H, W) tensor}; ``targets``: {photo: class index};
     ``methods``: {name: Method} (from ``make_methods``). Returns (maps, seconds), both
     ``{method: {photo: ...}}``: the maps on the CPU and the wall-clock seconds of each call.
     Each method is first called once untimed on the first photo: a first call pays one-off
-    set-up costs (IG on chelsea: 1.8 s against 0.8 s on the next photos).
+    set-up costs (IG on chelsea: 1.8 s against 0.8 s on the next photos); ``warm_up=False``
+    skips it for a method whose one-off costs are small against its run (adaptive IG).
     """
     _check_photos(images, targets)
     maps, seconds = {}, {}
     first = next(iter(images), None)
     for name, method in methods.items():
         maps[name], seconds[name] = {}, {}
-        if first is not None:
+        if first is not None and warm_up:
             method(model, images[first], targets[first])  # warm-up, not timed
         for photo, x in images.items():
             start = time.perf_counter()
@@ -52,17 +60,28 @@ def run_methods(model, images: dict, targets: dict, methods: dict) -> tuple[dict
     return maps, seconds
 
 
-FAITHFULNESS = ("deletion AUC (black)", "deletion AUC (blurred)", "insertion AUC")
+FAITHFULNESS = ("deletion AUC (black)", "deletion AUC (blurred)", "insertion AUC", "deletion AUC (mean colour)")
+DEFAULT_FAITHFULNESS = FAITHFULNESS[:3]
+
+
+def deletion_reference(x: torch.Tensor, kind: str) -> torch.Tensor | None:
+    """The image that deleted pixels take in a deletion test ``kind`` (None: black)."""
+    if "blurred" in kind:
+        return blurred(x)
+    if "mean colour" in kind:  # the photo's average colour: no method's baseline
+        return x.mean(dim=(2, 3), keepdim=True).expand_as(x).contiguous()
+    return None
 
 
 def faithfulness_scores(model: nn.Module, images: dict, targets: dict, maps: dict, steps: int = 20,
-                        keep_curves: bool = False, kinds=FAITHFULNESS):
-    """Deletion AUC (black and blurred reference) and insertion AUC per photo and method.
+                        keep_curves: bool = False, kinds=DEFAULT_FAITHFULNESS):
+    """Deletion AUCs and insertion AUC per photo and method.
 
     ``model`` returns logits (the curves apply the softmax). Pixels are ranked by the map
     summed over channels (a (1, 1, H, W) map is used as it is). Returns a DataFrame with
-    columns photo, method and the ``kinds`` asked for (default all of ``FAITHFULNESS``:
-    "deletion AUC (black)", "deletion AUC (blurred)", "insertion AUC"); with
+    columns photo, method and the ``kinds`` asked for, some of ``FAITHFULNESS`` (default:
+    "deletion AUC (black)", "deletion AUC (blurred)", "insertion AUC"; also "deletion AUC
+    (mean colour)": deleted pixels take the photo's average colour); with
     ``keep_curves=True`` also ``{(photo, method): {"fractions": ..., kind: probabilities}}``.
     """
     _check_photos(images, targets)
@@ -78,7 +97,7 @@ def faithfulness_scores(model: nn.Module, images: dict, targets: dict, maps: dic
                 if kind == "insertion AUC":
                     fractions, probabilities = insertion_curve(model, x, target, attribution, steps=steps)
                 else:
-                    reference = blurred(x) if "blurred" in kind else None
+                    reference = deletion_reference(x, kind)
                     fractions, probabilities = deletion_curve(model, x, target, attribution, steps=steps,
                                                               baseline=reference)
                 curve["fractions"], curve[kind] = fractions, probabilities
@@ -164,12 +183,57 @@ def robustness_scores(model: nn.Module, images: dict, targets: dict, methods: di
 METRICS = {
     "deletion AUC (black)": False,
     "deletion AUC (blurred)": False,
+    "deletion AUC (mean colour)": False,
     "insertion AUC": True,
     "randomization correlation": False,
     "infidelity": False,
     "sensitivity": False,
+    "infidelity ÷ random": False,
+    "infidelity rank": False,
+    "completeness gap": False,
     "seconds per image": False,
 }
+
+
+def completeness_scores(model: nn.Module, images: dict, targets: dict, maps: dict, methods=("IG",)) -> pd.DataFrame:
+    """Relative completeness gap |sum(map) - (F(x) - F(black))| / |F(x) - F(black)| per photo (IG's bar: 1%).
+
+    Only for the ``methods`` whose maps should add up to F(x) - F(black). Columns: photo, method,
+    "completeness gap".
+    """
+    _check_photos(images, targets)
+    rows = []
+    for method in methods:
+        for photo, x in images.items():
+            x = _on(model, x)
+            with torch.no_grad():
+                change = (model(x) - model(torch.zeros_like(x)))[0, targets[photo]].item()
+            gap = completeness_gap(model, x, targets[photo], maps[method][photo].to(x.device)).item()
+            rows.append({"photo": photo, "method": method, "completeness gap": gap / abs(change)})
+    return pd.DataFrame(rows)
+
+
+def per_photo(scores: pd.DataFrame, metric: str, how: str = "rank", control: str = "random") -> pd.DataFrame:
+    """``metric`` compared within each photo: rows photo, method and a new column.
+
+    ``how="rank"``: the method's rank among all methods on that photo (1 = best, as ``METRICS``
+    says), column "<metric> rank"; ``how="ratio"``: the value divided by the ``control``
+    method's value on the same photo, column "<metric> ÷ <control>". Either way one photo with
+    large values cannot set the scale of the mean.
+    """
+    if metric not in scores.columns:
+        raise ValueError(f"No column {metric!r}: the scores have {list(scores.columns)}.")
+    table = scores[["photo", "method", metric]].copy()
+    if how == "rank":
+        table[f"{metric} rank"] = table.groupby("photo")[metric].rank(ascending=not METRICS.get(metric, False))
+    elif how == "ratio":
+        reference = table[table.method == control].set_index("photo")[metric]
+        if reference.empty:
+            raise ValueError(f"No method {control!r} in the scores to divide by.")
+        table[f"{metric} ÷ {control}"] = table[metric] / table.photo.map(reference)
+    else:
+        raise ValueError(f"how must be 'rank' or 'ratio', got {how!r}.")
+    return table.drop(columns=metric)
 
 
 def seconds_table(seconds: dict) -> pd.DataFrame:
@@ -178,14 +242,19 @@ def seconds_table(seconds: dict) -> pd.DataFrame:
                          for method, per_photo in seconds.items() for photo, value in per_photo.items()])
 
 
-def leaderboard(*tables: pd.DataFrame, sort_by: str = "deletion AUC (blurred)") -> pd.DataFrame:
+def leaderboard(*tables: pd.DataFrame, sort_by: str = "deletion AUC (blurred)",
+                stats=("mean", "std")) -> pd.DataFrame:
     """One row per method: the mean and the spread (std over photos) of every metric.
 
     ``tables`` have one row per (photo, method) and metric columns (the outputs of the
     ``*_scores`` functions and ``seconds_table``); they are joined on photo and method.
-    Columns are a MultiIndex (metric, "mean" | "std"); rows sorted by the mean of
-    ``sort_by``, best first (``METRICS`` says which direction is better).
+    Columns are a MultiIndex (metric, stat) for the ``stats`` asked for ("mean", "std", and
+    also "min", "max": the range over the photos); rows sorted by the mean of ``sort_by``,
+    best first (``METRICS`` says which direction is better).
     """
+    unknown = [stat for stat in stats if stat not in ("mean", "std", "min", "max")]
+    if unknown or "mean" not in stats:
+        raise ValueError(f"stats must include 'mean' and be some of mean, std, min, max; got {list(stats)}.")
     if not tables:
         raise ValueError("leaderboard needs at least one table of scores.")
     scores = tables[0]
@@ -195,33 +264,80 @@ def leaderboard(*tables: pd.DataFrame, sort_by: str = "deletion AUC (blurred)") 
     if sort_by not in metrics:
         raise ValueError(f"Cannot sort by {sort_by!r}: the scores have {metrics}.")
     grouped = scores.groupby("method", sort=False)[metrics]
-    table = pd.concat({"mean": grouped.mean(), "std": grouped.std(ddof=0)}, axis=1).swaplevel(axis=1)
-    table = table[[(metric, stat) for metric in metrics for stat in ("mean", "std")]]
+    computed = {"mean": grouped.mean(), "std": grouped.std(ddof=0), "min": grouped.min(), "max": grouped.max()}
+    table = pd.concat({stat: computed[stat] for stat in stats}, axis=1).swaplevel(axis=1)
+    table = table[[(metric, stat) for metric in metrics for stat in stats]]
     return table.sort_values((sort_by, "mean"), ascending=not METRICS.get(sort_by, False))
 
 
-def format_leaderboard(table: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
-    """The leaderboard as strings "mean ± std", one column per metric (for display)."""
+def format_leaderboard(table: pd.DataFrame, digits: int = 3, methods: dict | None = None) -> pd.DataFrame:
+    """The leaderboard as strings "mean ± std", one column per metric (for display).
+
+    A missing value (e.g. the completeness gap of a method without one) shows as "—"; gaps
+    show in percent. With ``methods`` ({name: Method}), a first column states each method's
+    references (``Method.references``).
+    """
     metrics = list(dict.fromkeys(metric for metric, _ in table.columns))
-    return pd.DataFrame({
+
+    def cell(metric, m, s):
+        if not np.isfinite(m):
+            return "—"
+        if metric == "completeness gap":
+            return f"{m:.2%} ± {s:.2%}"
+        return f"{m:.{digits}f} ± {s:.{digits}f}"
+
+    shown = pd.DataFrame({
         metric + (" ↑" if METRICS.get(metric) else " ↓"):
-            [f"{m:.{digits}f} ± {s:.{digits}f}" for m, s in zip(table[metric, "mean"], table[metric, "std"])]
+            [cell(metric, m, s) for m, s in zip(table[metric, "mean"], table[metric, "std"])]
         for metric in metrics
     }, index=table.index)
+    if methods is not None:
+        shown.insert(0, "references", [methods[name].references if name in methods else "?" for name in shown.index])
+    return shown
 
 
 # --------------------------------------------------------------------------- cascading randomization
 
 
+def block_groups(model: nn.Module) -> dict[str, list[str]]:
+    """The cascade's stages as in Adebayo et al.: the output layer alone, then block by block.
+
+    Returns {label: module names}, from the output back to the input. A block is the
+    shortest prefix of a module's name ending in a number after a named container
+    ("_blocks.15", "features.16", "layer4.2"); modules outside any block (a head
+    convolution, a BatchNorm) are their own stage.
+    """
+    names = [name for name, module in model.named_modules() if list(module.parameters(recurse=False))]
+    if not names:
+        raise ValueError("The model has no parameters to randomise.")
+    names.reverse()
+    groups = {names[0]: [names[0]]}
+    for name in names[1:]:
+        groups.setdefault(_block_of(name), []).append(name)
+    return groups
+
+
+def _block_of(name: str) -> str:
+    parts = name.split(".")
+    for end in range(1, len(parts)):
+        if re.fullmatch(r"\d+", parts[end]) and any(not part.isdigit() for part in parts[:end]):
+            return ".".join(parts[:end + 1])
+    return name
+
+
 def cascade(model: nn.Module, x: torch.Tensor, target: int, methods: dict, n_groups: int = 8,
-            seed: int = 0) -> tuple[list[str], dict, dict]:
+            seed: int = 0, groups: dict | None = None) -> tuple[list[str], dict, dict]:
     """Cascading randomization (Adebayo et al., 2018) with the maps kept, for several methods.
 
     Runs ``helpers.evaluation.randomization_sanity_check`` for every method (the same
-    layer groups and seed for all). Returns (stages, correlations, maps): stages are
-    ["none", first layer of each randomised group...]; correlations[method] and
-    maps[method] are lists aligned with stages (maps on the CPU).
+    layer groups and seed for all): ``n_groups`` groups of ``cascade_groups``, or the
+    ``groups`` given as {label: module names} (e.g. ``block_groups(model)``). Returns
+    (stages, correlations, maps): stages are ["none", label of each randomised group...]
+    (without ``groups``: its first layer); correlations[method] and maps[method] are lists
+    aligned with stages (maps on the CPU).
     """
+    if groups is not None and (not isinstance(groups, dict) or not groups):
+        raise TypeError("groups must be a non-empty dict {label: [module names]} (see block_groups).")
     correlations, maps, stages = {}, {}, []
     for name, method in methods.items():
         recorded = []
@@ -230,8 +346,9 @@ def cascade(model: nn.Module, x: torch.Tensor, target: int, methods: dict, n_gro
             _recorded.append(_method(m, image, t))
             return _recorded[-1]
 
-        results = randomization_sanity_check(model, x, target, attribute, n_groups=n_groups, seed=seed)
-        stages = [stage for stage, _ in results]
+        results = randomization_sanity_check(model, x, target, attribute, n_groups=n_groups, seed=seed,
+                                             groups=None if groups is None else list(groups.values()))
+        stages = [stage for stage, _ in results] if groups is None else ["none", *groups]
         correlations[name] = [value for _, value in results]
         maps[name] = recorded
     return stages, correlations, maps

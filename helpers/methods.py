@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.transforms.functional import gaussian_blur
 
-from helpers.attribution import integrated_gradients, smoothgrad, vanilla_gradient
+from helpers.attribution import adaptive_integrated_gradients, smoothgrad, vanilla_gradient
 
 from helpers.randomness import seeded
 from helpers.validate import check_count, model_device
@@ -36,15 +36,16 @@ DEEP_LAYER_NAMES = ("features.16", "features.denseblock4", "layer4", "_blocks.15
 class MethodSettings:
     """Every knob of the methods (plain values, so results can be cached by them)."""
 
-    ig_steps: int = 32                # IG: Gauss-Legendre points, black baseline
+    ig_target_gap: float = 0.01       # IG (adaptive, black baseline): relative completeness gap to reach
+    ig_max_steps: int = 1024          # IG: most gradient evaluations per image (a warning if reached)
     sg_samples: int = 16              # SmoothGrad: noisy copies
     sg_noise: float = 0.15            # SmoothGrad: noise sigma / (max - min) of the image
     occlusion_window: int = 32        # Occlusion: side of the black square, pixels
     occlusion_stride: int = 16        # Occlusion: step between squares, pixels
     shap_samples: int = 16            # GradientShap: random (baseline, alpha) draws
     shap_stdevs: float = 0.1          # GradientShap: noise added to the input at each draw
-    lime_samples: int = 64            # LIME: random on/off patterns of the superpixels
-    lime_segments: int = 50           # LIME: SLIC superpixels asked for
+    lime_samples: int = 100           # LIME: random on/off patterns of the superpixels (>= 4 per superpixel)
+    lime_segments: int = 25           # LIME: SLIC superpixels asked for
     layer: str | None = None          # Grad-CAM layer (dotted name in the model); None: the deep layer
     batch: int = FORWARD_BATCH        # model evaluations per pass for Occlusion and LIME
     seed: int = 0
@@ -59,6 +60,7 @@ class Method:
     signed: bool            # True: the sign means something (plot green/red); False: magnitudes
     model_blind: bool = False
     about: str = ""
+    references: str = "none"  # the images the method compares the photo with (its baselines), if any
 
     def __call__(self, classifier_or_model, x: torch.Tensor, target: int) -> torch.Tensor:
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or len(x) != 1:
@@ -92,7 +94,10 @@ def make_methods(settings: MethodSettings | None = None, names=None) -> dict[str
         return vanilla_gradient(_module(obj), x, target).abs()
 
     def ig(obj, x, target):
-        return integrated_gradients(_module(obj), x, target, n_steps=s.ig_steps, method="gausslegendre")
+        model = _module(obj)  # a RuntimeWarning names the image if max_steps comes before the target gap
+        attribution, _ = adaptive_integrated_gradients(model, _on(model, x), target, target_gap=s.ig_target_gap,
+                                                       max_steps=s.ig_max_steps)
+        return attribution
 
     def smooth(obj, x, target):
         return smoothgrad(_module(obj), x, target, n_samples=s.sg_samples, noise_level=s.sg_noise, seed=s.seed).abs()
@@ -142,20 +147,22 @@ def make_methods(settings: MethodSettings | None = None, names=None) -> dict[str
 
     registry = {
         "Saliency": Method("Saliency", saliency, False, about="|gradient|: one backward pass"),
-        "IG": Method("IG", ig, True, about=f"Integrated Gradients from black, {s.ig_steps} Gauss-Legendre points"),
-        "SmoothGrad": Method("SmoothGrad", smooth, False,
+        "IG": Method("IG", ig, True, references="black",
+                     about=f"Integrated Gradients from black, adaptive path points until the completeness gap "
+                           f"is under {s.ig_target_gap:.0%} (at most {s.ig_max_steps})"),
+        "SmoothGrad": Method("SmoothGrad", smooth, False, references="noisy copies of the photo",
                              about=f"|gradient averaged over {s.sg_samples} noisy copies| (noise {s.sg_noise})"),
         "Grad-CAM": Method("Grad-CAM", gradcam, False,
                            about="ReLU(sum_k mean(dy/dA_k) A_k) on the deep layer, upsampled bilinearly"),
         "Guided Backprop": Method("Guided Backprop", guided_backprop, True,
                                   about="gradient with negative signals stopped at every ReLU on the way back"),
         "Guided Grad-CAM": Method("Guided Grad-CAM", guided_gradcam, True, about="Guided Backprop x Grad-CAM"),
-        "Occlusion": Method("Occlusion", occlusion, True,
+        "Occlusion": Method("Occlusion", occlusion, True, references="black squares",
                             about=f"score drop when a {s.occlusion_window}-px black square covers the pixel "
                                   f"(stride {s.occlusion_stride})"),
-        "GradientShap": Method("GradientShap", gradient_shap, True,
+        "GradientShap": Method("GradientShap", gradient_shap, True, references="black, blurred photo",
                                about=f"expected gradients over black/blurred references, {s.shap_samples} draws"),
-        "LIME": Method("LIME", lime, True,
+        "LIME": Method("LIME", lime, True, references="black superpixels",
                        about=f"linear model of the score on {s.lime_segments} SLIC superpixels, "
                              f"{s.lime_samples} samples"),
         "random": Method("random", random_map, False, model_blind=True, about="uniform noise: the chance level"),

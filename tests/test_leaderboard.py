@@ -1,16 +1,18 @@
 """The method registry and the leaderboard (helpers/methods.py, helpers/leaderboard.py)."""
 
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
 from helpers.leaderboard import (
-    METRICS, cascade, faithfulness_scores, format_leaderboard, leaderboard, randomization_scores, robustness_scores,
+    METRICS, block_groups, cascade, completeness_scores, faithfulness_scores, format_leaderboard, leaderboard, per_photo,
+    randomization_scores, robustness_scores,
     run_methods, seconds_table,
 )
 from helpers.methods import METHOD_NAMES, Method, MethodSettings, guided_model, make_methods
 
-SMALL = MethodSettings(ig_steps=8, sg_samples=4, occlusion_window=4, occlusion_stride=4, shap_samples=4,
+SMALL = MethodSettings(ig_max_steps=64, sg_samples=4, occlusion_window=4, occlusion_stride=4, shap_samples=4,
                        lime_samples=16, lime_segments=8, batch=8)
 
 
@@ -45,7 +47,7 @@ def test_registry_rejects_bad_names_and_inputs():
     with pytest.raises(ValueError, match="Unknown method"):
         make_methods(names=["Saliency", "CAM++"])
     with pytest.raises(TypeError, match="MethodSettings"):
-        make_methods({"ig_steps": 4})
+        make_methods({"ig_max_steps": 4})
     with pytest.raises(ValueError, match="one image"):
         make_methods(names=["Saliency"])["Saliency"](tiny_cnn(), torch.rand(2, 3, 8, 8), 0)
 
@@ -174,3 +176,54 @@ def test_a_channels_last_model_gives_contiguous_maps_and_robustness_scores():
 def test_run_methods_with_no_photos_returns_empty_tables():
     maps, seconds = run_methods(tiny_cnn(), {}, {}, make_methods(SMALL, ["Saliency"]))
     assert maps == {"Saliency": {}} and seconds == {"Saliency": {}}
+
+
+def test_block_groups_start_with_the_output_layer_alone():
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(3, 3, 1)
+            self._blocks = nn.ModuleList([Block(), Block()])
+            self.head = nn.Conv2d(3, 3, 1)
+            self.fc = nn.Linear(3, 2)
+
+    groups = block_groups(nn.Sequential(nn.Identity(), Net()))
+    assert list(groups) == ["1.fc", "1.head", "1._blocks.1", "1._blocks.0", "1.stem"]
+    assert groups["1.fc"] == ["1.fc"] and groups["1._blocks.1"] == ["1._blocks.1.bn", "1._blocks.1.conv"]
+    model, x = tiny_cnn(), torch.rand(1, 3, 8, 8)
+    stages, correlations, _ = cascade(model, x, 0, make_methods(SMALL, ["Saliency"]), groups=block_groups(model))
+    assert stages == ["none", *block_groups(model)] and len(correlations["Saliency"]) == len(stages)
+    with pytest.raises(TypeError, match="groups"):
+        cascade(model, x, 0, make_methods(SMALL, ["Saliency"]), groups=[["6"]])
+
+
+def test_per_photo_ranks_and_ratios_remove_the_photo_scale():
+    scores = pd.DataFrame({"photo": ["a"] * 3 + ["b"] * 3, "method": ["m", "n", "random"] * 2,
+                           "infidelity": [1.0, 2.0, 4.0, 100.0, 300.0, 200.0]})
+    ranks = per_photo(scores, "infidelity").set_index(["photo", "method"])["infidelity rank"]
+    assert ranks["a", "m"] == 1 and ranks["b", "n"] == 3 and ranks["b", "random"] == 2
+    ratios = per_photo(scores, "infidelity", how="ratio").set_index(["photo", "method"])["infidelity ÷ random"]
+    assert ratios["a", "m"] == 0.25 and ratios["b", "n"] == 1.5 and ratios["a", "random"] == 1
+    with pytest.raises(ValueError, match="how must be"):
+        per_photo(scores, "infidelity", how="z")
+
+
+def test_completeness_scores_and_the_formatted_board_state_references_and_gaps():
+    model, side = linear_model(), 8
+    images = {"p": torch.rand(1, 3, side, side)}
+    methods = make_methods(SMALL, ["IG", "random"])
+    maps, seconds = run_methods(model, images, {"p": 0}, methods)
+    gaps = completeness_scores(model, images, {"p": 0}, maps)
+    assert gaps["completeness gap"].iloc[0] < 1e-4  # IG of a linear logit is exact
+    scores = faithfulness_scores(model, images, {"p": 0}, maps, steps=4, kinds=("deletion AUC (mean colour)",))
+    table = leaderboard(scores, gaps, seconds_table(seconds), sort_by="deletion AUC (mean colour)",
+                        stats=("mean", "std", "min", "max"))
+    assert (table["deletion AUC (mean colour)", "min"] <= table["deletion AUC (mean colour)", "max"]).all()
+    shown = format_leaderboard(table, methods=methods)
+    assert shown.loc["IG", "references"] == "black" and shown.loc["random", "references"] == "none"
+    assert shown.loc["random", "completeness gap ↓"] == "—" and shown.loc["IG", "completeness gap ↓"].endswith("%")

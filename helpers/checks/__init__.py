@@ -68,6 +68,10 @@ from helpers.checks.nb07 import (  # noqa: F401
 from helpers.checks.nb08 import (  # noqa: F401
     check_gradcam_by_hand,
     check_guided_backprop_closed_form,
+    reference_gradcam_plus_plus,
+    check_gradcam_plus_plus,
+    class_change_correlations,
+    check_class_prediction,
 )
 from helpers.checks.nb09 import (  # noqa: F401
     check_fusion_prediction,
