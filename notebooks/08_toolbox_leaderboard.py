@@ -15,9 +15,9 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/08_toolbox_leaderboard.ipynb)
 #
-# *Run time on a 2-core CPU: not yet measured on an idle machine since IG became adaptive and
-# the cascade goes block by block; the stored run shared the machine with other jobs (load
-# about 15) and took well over 30 minutes cold. Cached results make a second run much faster.*
+# *Run time on a 2-core CPU, idle, from the cell timings of the stored run (cold: nothing
+# cached): 204 s; slowest cell 29 s (converged IG on two photos). A second run reads every
+# result from the cache: 9 s.*
 #
 # **What you will learn**
 #
@@ -54,6 +54,7 @@ if "google.colab" in sys.modules:
     os.chdir(f"{COURSE}/notebooks")
     sys.path.insert(0, COURSE)
 
+import dataclasses
 import warnings
 
 import matplotlib.pyplot as plt
@@ -98,6 +99,7 @@ METHOD_SETTINGS = MethodSettings(
     lime_segments=knob(full=25, quick=8),     # section 2.4: SLIC superpixels asked for
     seed=0,
 )
+RANDOM_IG_MAX_STEPS = knob(full=96, quick=24)  # section 3: IG cap on the randomised network (>= 17, its first pass)
 CURVE_STEPS = knob(full=10, quick=4)          # section 3: points on each deletion/insertion curve
 INFIDELITY_SAMPLES = knob(full=8, quick=4)   # section 3: perturbations for Captum's infidelity
 INFIDELITY_NOISE = 0.05                       # section 3: std of those perturbations (pixels in [0, 1])
@@ -156,9 +158,19 @@ def compute_ig(model, images, targets, settings):
     return run_methods(model, images, targets, make_methods(settings, ["IG"]), warm_up=False)
 
 
-maps_, seconds_ = compute_ig(model, images, targets, METHOD_SETTINGS)
-maps.update(maps_)
-seconds.update(seconds_)
+def add_ig(photos):
+    """Adaptive IG on some photos, added to ``maps`` and ``seconds`` (one cell each keeps a cell under 30 s)."""
+    maps_, seconds_ = compute_ig(model, {p: images[p] for p in photos}, {p: targets[p] for p in photos},
+                                 METHOD_SETTINGS)
+    maps.setdefault("IG", {}).update(maps_["IG"])
+    seconds.setdefault("IG", {}).update(seconds_["IG"])
+
+
+add_ig(PHOTOS[:1])
+print("IG done on", ", ".join(maps["IG"]))
+
+# %%
+add_ig(PHOTOS[1:])
 gaps = completeness_scores(model, images, targets, maps)
 for _, row in gaps.iterrows():
     print(f"IG on {row.photo:>10}: completeness gap {row['completeness gap']:.2%} of |F(x) - F(black)|, "
@@ -322,12 +334,14 @@ show_methods(["Grad-CAM", "Guided Backprop", "Guided Grad-CAM"], "Captum's gradi
 show_methods(["Occlusion", "GradientShap", "LIME"], "Captum's perturbation methods")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# What the figure shows (stored run, EfficientNet-Lite0): Grad-CAM gives one or two coarse
-# blobs per photo; Guided Backprop and Guided Grad-CAM give thin, edge-like maps (the cat's
-# eyes, the rim of the cup) and look almost alike; Occlusion gives a grid of squares of
-# both signs, LIME patches of superpixels of both signs; Saliency and SmoothGrad are a
-# diffuse speckle, IG and GradientShap a finer signed speckle. The **edge detector**, which
-# never saw the model, looks as convincing as Guided Backprop. Looking is not testing.
+# What the three figures show (stored run, EfficientNet-Lite0): Grad-CAM gives one coarse
+# blob per photo (on the cat it covers most of the image); Guided Backprop and Guided
+# Grad-CAM give thin, edge-like maps (the cat's eyes, the rim of the cup) and look almost
+# alike; Occlusion gives a grid of squares of both signs, LIME patches of superpixels, mostly
+# green with a few pale red ones; Saliency and SmoothGrad are a diffuse speckle (SmoothGrad's
+# blotchier), IG and GradientShap a finer signed speckle; the random map is uniform noise. The
+# **edge detector**, which never saw the model, draws the cleanest outlines of all. Looking is
+# not testing.
 
 # %% [markdown] slideshow={"slide_type": "slide"}
 # ## 3. The leaderboard
@@ -373,11 +387,20 @@ randomization = compute_randomization(model, images, targets, FAST, METHOD_SETTI
 print("randomization correlation computed for", ", ".join(FAST))
 
 # %% slideshow={"slide_type": "subslide"}
-with warnings.catch_warnings():  # IG on a random network may need more points than max_steps: its map is still scored
+RANDOM_SETTINGS = dataclasses.replace(METHOD_SETTINGS, ig_max_steps=RANDOM_IG_MAX_STEPS)
+with warnings.catch_warnings():  # IG on the random network stops at the cap, unconverged (see below)
     warnings.filterwarnings("ignore", message="adaptive_integrated_gradients: .* did not converge")
-    randomization = pd.concat([randomization, compute_randomization(model, images, targets, SLOW, METHOD_SETTINGS,
+    randomization = pd.concat([randomization, compute_randomization(model, images, targets, SLOW, RANDOM_SETTINGS,
                                                                     maps, SEED)])
 randomization.pivot(index="method", columns="photo", values="randomization correlation").round(2)
+
+# %% [markdown]
+# IG's map on the randomised network gets at most `RANDOM_IG_MAX_STEPS` gradient evaluations
+# and is not held to the 1% bar. A random network can score the photo and black almost
+# alike, so its relative gap divides by a tiny number, and the column asks only whether the
+# ranking of pixels still resembles the trained model's: a quadrature error on the random
+# network does not make its map resemble the trained one. The trained model's IG map, the
+# one compared against, is converged (section 1).
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # - **Infidelity** (Yeh et al., 2019; lower is better): for small random perturbations $I$
@@ -423,10 +446,31 @@ sensitivity_scores = pd.concat([sensitivity_scores] + [
 print("sensitivity of LIME and Occlusion done")
 
 # %% slideshow={"slide_type": "subslide"}
-sensitivity_scores = pd.concat([sensitivity_scores, compute_robustness(
-    model, images, targets, ("IG",), METHOD_SETTINGS, maps, "sensitivity", SENSITIVITY_SAMPLES, SENSITIVITY_RADIUS,
-    SEED)])
-print("sensitivity of IG done (IG converges on every perturbed photo as well)")
+def ig_sensitivity(photos):
+    """sensitivity_max of IG on some photos, one cell per photo (each perturbed photo gets its own adaptive IG).
+
+    In full mode an IG that stops at max_steps before the 1% gap is an error here, not a warning.
+    """
+    if not photos:
+        return sensitivity_scores
+    with warnings.catch_warnings():
+        if not settings.quick_mode():
+            warnings.filterwarnings("error", message="adaptive_integrated_gradients: .* did not converge")
+        scores = compute_robustness(model, {p: images[p] for p in photos}, {p: targets[p] for p in photos}, ("IG",),
+                                    METHOD_SETTINGS, maps, "sensitivity", SENSITIVITY_SAMPLES, SENSITIVITY_RADIUS,
+                                    SEED)
+    return pd.concat([sensitivity_scores, scores])
+
+
+sensitivity_scores = ig_sensitivity(PHOTOS[:1])
+
+# %%
+sensitivity_scores = ig_sensitivity(PHOTOS[1:2])
+
+# %%
+sensitivity_scores = ig_sensitivity(PHOTOS[2:])
+print("sensitivity of IG done on", ", ".join(sensitivity_scores.query("method == 'IG'").photo),
+      "(IG converged on every perturbed photo: in full mode a miss stops these cells with an error)")
 
 # %% [markdown]
 # Now the table: one row per method, sorted by the deletion AUC with the **mean colour**
@@ -507,26 +551,40 @@ print("the model-blind controls keep their map when the model is randomised:", b
 # Read every column against the **random** row: a method that does not beat it on a
 # faithfulness column has shown nothing on that test. The sort column, deletion to the
 # photo's mean colour, asks a question that none of the methods was built around (the
-# cell above asserts that no method lists it among its references). Compare its order with
-# the black and blurred columns: a method that climbs exactly in the column of its own
-# reference (IG, Occlusion and LIME with black; GradientShap with black and blurred) is
-# partly rewarded for answering the test's own question (notebook 07).
+# leaderboard cell asserts that no method lists it among its references). In the stored run
+# only four methods beat the random map there (0.124): GradientShap, SmoothGrad, Guided
+# Grad-CAM and Guided Backprop. GradientShap tops all three deletion columns (with black,
+# IG is a hair behind: 0.046 against 0.045); Occlusion tops insertion (0.370).
+#
+# Compare the sort column's order with the black and blurred columns: a method that climbs
+# in the column of its own reference is partly rewarded for answering the test's own
+# question (notebook 07). In the printed table this holds clearly for IG (sixth with the mean
+# colour, second with black) and a little for LIME (tenth, then eighth); it does not hold for
+# Occlusion, which falls from seventh to tenth with black, and GradientShap, first in every
+# deletion column, has no room to climb. The reference changes the order, but not always in
+# favour of the method that uses it.
 
 # %% [markdown]
 # **The metrics disagree.** The rank correlations printed above say, pair by pair, how far
-# two columns order the methods alike; a negative value means opposite orders. Coarse maps
-# reveal whole regions, which insertion into a blurred photo rewards; scattered edge pixels
-# removed to one colour break the image, which deletion rewards: each test measures its own
-# perturbation as much as the map.
+# two columns order the methods alike; a negative value means opposite orders. In the
+# stored run the three deletion columns agree only in part (0.62 to 0.90), and insertion
+# orders the methods against every one of them (−0.46, −0.17, −0.34). Coarse maps reveal
+# whole regions, which insertion into a blurred photo rewards (Occlusion, Grad-CAM and LIME
+# lead insertion); scattered edge pixels removed to one colour break the image, which
+# deletion rewards (Guided Backprop and Guided Grad-CAM are in the top four of every deletion
+# column and the last two on insertion): each test measures its own perturbation as much
+# as the map.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# **The controls.** Both model-blind controls score 1 on randomization (the cell above
-# prints it), and the random map's sensitivity is 0: its seed, not the image, sets it, so it
-# cannot change. Infidelity is read per photo: the raw values printed in section 3 have each
-# photo's own scale, so the table divides by the random map's value on the same photo (below
-# 1: better than chance) and ranks the eleven methods on each photo. The seconds were
-# measured when the cache was filled; the stored run shared a 2-core machine with other jobs
-# (load about 15), so read them as relative costs only.
+# **The controls.** Both model-blind controls score 1.000 on randomization (the table; the
+# check after the figures prints True), and the random map's sensitivity is 0.000: its
+# seed, not the image, sets it, so it cannot change. Infidelity is read per photo: the raw values printed in
+# section 3 have each photo's own scale (about 0.2 to 0.3 on the cat and the cup, 2 to 4 on
+# the motorcycle), so the table divides by the random map's value on the same photo (below 1:
+# better than chance) and ranks the eleven methods on each photo. In the stored run only
+# SmoothGrad is clearly better than chance (0.647, first on every photo); IG (1.074) and the
+# edge detector (1.105) are worse. The seconds were measured once, when the cache was filled,
+# on a 2-core CPU: read them as relative costs only.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### What the table does not tell
@@ -602,7 +660,8 @@ ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
 table = pd.DataFrame({method: np.nanmean(values, axis=0) for method, values in curves.items()}, index=labels)
-print(table.round(2).T.iloc[:, :8].to_string())
+print("mean ρ over the photos at each stage (rows: randomised down to ...):")
+print(table.round(2).to_string())
 undefined = {method: int(np.isnan(values).sum()) for method, values in curves.items() if np.isnan(values).any()}
 print("correlations left out of the means (a map that is zero everywhere has no ranking):", undefined or "none")
 
@@ -627,8 +686,8 @@ plt.show()
 # %% [markdown]
 # The verdict, with numbers. "Changes a lot" means: after the whole cascade the mean
 # correlation with the original map is below 0.5; "barely changes" means it stays at or
-# above 0.5. The first stage (the output layer alone) is where the paper's contrast is
-# sharpest.
+# above 0.5. The first stage (the output layer alone) matters most: a map that explains the
+# class must change when only the class weights change.
 
 # %% slideshow={"hide_input": true, "slide_type": "subslide"}
 final = {method: np.nanmean(values[:, -1]) for method, values in curves.items()}
@@ -650,6 +709,15 @@ print("after every layer:", {m: round(float(v), 2) for m, v in final.items()})
 
 # %% slideshow={"slide_type": "subslide"}
 EXPECTED = {  # what the stored run found on the offline model, full quality
+    "efficientnet_lite0": {
+        "gradient: changes a lot (final rho < 0.5)": True,
+        "Grad-CAM: changes a lot (final rho < 0.5)": True,
+        "Guided Backprop: barely changes with the output layer (rho >= 0.5)": True,
+        "Guided Backprop: barely changes after all layers (rho >= 0.5)": False,
+        "Guided Grad-CAM: barely changes with the output layer (rho >= 0.5)": False,
+        "Guided Grad-CAM: barely changes after all layers (rho >= 0.5)": False,
+        "Guided Backprop stays closer to its original map than the gradient at every stage": True,
+    },
 }
 if classifier.name in EXPECTED and not settings.quick_mode():
     assert findings == EXPECTED[classifier.name], f"the findings changed: {findings}"
@@ -660,9 +728,22 @@ else:
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # **What reproduces and what does not.** The lines printed above give this run's verdict on
 # each finding, with the mean correlations after the output layer alone and after every
-# layer. The first stage now randomises the output layer alone, as in the paper; a method
-# that collapses there (correlation near 0) depends on the class weights, one that keeps a
-# high correlation does not.
+# layer. A method that collapses at the first stage (correlation near 0) depends on the class
+# weights; one that keeps a high correlation does not. In the stored run four of the seven
+# findings reproduce: the gradient and Grad-CAM change a lot (0.41 and −0.05 after the output
+# layer, 0.07 and 0.12 at the end), Guided Backprop keeps 0.99 after the output layer, and it
+# stays above the gradient at every stage. Three do not:
+#
+# - Guided Backprop is not blind to the *whole* network: it stays above 0.75 down to
+#   `_blocks.6` (the table under the curves) but ends at 0.33;
+# - Guided Grad-CAM does not behave like Guided Backprop: it multiplies by Grad-CAM, which
+#   collapses, and falls to 0.15 after the output layer alone and 0.09 at the end. Its
+#   photos disagree widely (whiskers from about −0.5 to 0.97): on the cat it keeps 0.97 after
+#   `_fc` (the maps above), so that photo alone would have told the paper's story at the
+#   first stage.
+#
+# Grad-CAM and Guided Grad-CAM each have 3 undefined correlations (a map that is zero
+# everywhere), left out of the means, as printed under the curves.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # Possible reasons for any difference, all differences from the paper's setting: another
@@ -700,7 +781,8 @@ else:
 # $\bar{g}_k = \mathrm{mean}_{ij}\,\partial y_c / \partial A_{k,ij}$, and return
 # $\mathrm{ReLU}(\sum_k \bar{g}_k A_k)$. The code below runs and returns a map of the right
 # shape, but the check says it is wrong. Find the bug and fix it; the check compares with
-# Captum's `LayerGradCam`.
+# Captum's `LayerGradCam`, which would pass it in one call: the exercise is to find what
+# this code gets wrong, so fix it rather than replace it.
 
 # %% tags=["solution"]
 # Exercise 1 (debug): find and fix the bug in gradcam_by_hand(model, layer, x, target) -> (1, 1, h, w)
@@ -782,10 +864,12 @@ check_class_prediction(prediction, model, x, target, least_likely, exercise=3)
 # ### Exercise 4: Guided Backprop in closed form
 # For a one-hidden-layer ReLU network $f(x) = W_2\,\mathrm{ReLU}(W_1 x)$, Guided Backprop
 # for class $c$ has a closed form. Write `guided_backprop_closed_form(W1, W2, x, c)` that
-# returns it as a vector of x's length (W1: (hidden, inputs), W2: (classes, hidden), x: (inputs,)).
+# returns it as a vector of x's length (W1: (hidden, inputs), W2: (classes, hidden), x: (inputs,),
+# all torch tensors).
 # Hint: follow the gradient backwards and apply the "guided" rule at the ReLU. The check
-# compares it with Captum's `GuidedBackprop` on random networks. Your formula explains what
-# exercise 3 measured.
+# compares it with Captum's `GuidedBackprop` on random networks (calling Captum inside your
+# function would pass it too, and teach nothing: write the formula). Your formula explains
+# what exercise 3 measured.
 
 # %% tags=["solution"]
 # Exercise 4 (implement): write guided_backprop_closed_form(W1, W2, x, c) -> vector of x's length
@@ -808,17 +892,18 @@ check_guided_backprop_closed_form(guided_backprop_closed_form, exercise=4)
 
 # %% [markdown] tags=["solution"]
 # **Model answer.** A map that does not depend on the model (or on small changes of the
-# image) is perfectly stable: the random map has sensitivity 0 in the table, the best
-# possible score, because its seed, not the image, sets it. Randomization catches both
-# controls (correlation 1, printed under the leaderboard's figures). Stability is only a
-# virtue *together* with faithfulness: a metric that a constant map wins must never be read
-# alone. Each column answers one question; a method is trustworthy only if it does well on
-# the faithfulness tests *and* passes the randomization check.
+# image) is perfectly stable: the random map has sensitivity 0.000 in the table, the best
+# possible score, because its seed, not the image, sets it; the edge detector, which never
+# sees the model, comes third (0.269), ahead of every method but Grad-CAM (0.055).
+# Randomization catches both controls (correlation 1.000 in the table, the worst possible).
+# Stability is only a virtue *together* with faithfulness: a metric that a model-blind map
+# wins must never be read alone. Each column answers one question; a method is trustworthy
+# only if it does well on the faithfulness tests *and* passes the randomization check.
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
 # ### Exercise 6: why is Guided Backprop blind to the top layer?
 # Using your closed form of exercise 4, explain why re-initialising $W_2$ changes the
-# gradient map completely but the Guided Backprop map much less, and why the same formula
+# gradient map a lot but the Guided Backprop map much less (section 4), and why the same formula
 # makes Guided Backprop nearly blind to the class (exercise 3).
 
 # %% [markdown] tags=["solution"]
@@ -828,7 +913,9 @@ check_guided_backprop_closed_form(guided_backprop_closed_form, exercise=4)
 # of $W_1$ with *non-negative* weights. Any random $W_2$, and any other class $c$, still gives
 # non-negative weights to about half the active units, so the sum keeps the pattern shared by
 # the active rows, which is set by $W_1$ and the image (which units are active), not by the
-# top layer or the class. (`tests/test_leaderboard.py` measures it on a net with 512 hidden
-# units: after a new random $W_2$ the Guided Backprop map keeps a correlation of about 0.5,
-# the gradient about 0.) In a deep network this repeats at every ReLU, and the map drifts
-# towards an image reconstruction (edges), as the figure of section 4 shows.
+# top layer or the class. This notebook measures both: after a new random output layer,
+# Guided Backprop keeps a mean correlation of 0.99 with its map, the gradient 0.41 (section
+# 4); between the predicted and the least likely class on the cat, 1.00 against 0.49
+# (exercise 3's check). In a deep network this repeats at every ReLU, and the map stays an
+# edge-like picture of the image: in section 4's maps Guided Backprop still draws the cat's eyes with
+# everything down to `_blocks.8` randomised (ρ = 0.81).

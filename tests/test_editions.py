@@ -149,12 +149,7 @@ def test_every_notebook_has_checked_exercises_after_the_lecture(notebook):
     assert all("exercise=" in cell.source for cell in checks), "every check names its exercise"
 
 
-# 08's new exercises (debug Grad-CAM, Grad-CAM++, a prediction) are on branch wt-08, waiting for a
-# full-quality run that fits the speed goals (issue 17 stays open for 08 until then).
-WAITING = {"08_toolbox_leaderboard"}
-
-
-@pytest.mark.parametrize("notebook", [p for p in NOTEBOOKS if p.stem not in WAITING], ids=lambda p: p.stem)
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
 def test_every_notebook_has_two_kinds_of_thinking_exercise(notebook):
     """Issue 17: at least two of predict, debug, extend in every notebook, each followed by a check."""
     cells = jupytext.read(notebook).cells
