@@ -18,12 +18,10 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/09_vision_transformers.ipynb)
 #
-# *Run time on a 2-core CPU (PyTorch on 2 threads). The stored run was measured under heavy
-# load (a machine shared with other jobs, load average 10 to 16), warm (the ViT checkpoint and
-# the cached results were on disk): 105 s in all, slowest cell 28 s (the check of Exercise 1).
-# An earlier measurement with `make run` on an idle machine: 82 s cold (empty cache; slowest
-# cell 69 s, the training; a second run loads its checkpoint), 8 s warm (slowest cell 4 s);
-# quick mode (nbval): 20 s.*
+# *Run time on a 2-core CPU (PyTorch on 2 threads), idle, from the cell timings of the stored
+# run: 11 s, slowest cell 4 s. Its cached results were computed afresh; the ViT's checkpoint
+# was on disk. Without it, the first run trains the ViT once: about 70 s more (an earlier idle
+# measurement). Quick mode (nbval): about 20 s.*
 #
 # **What you will learn**
 

@@ -18,13 +18,10 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/10_feature_visualization.ipynb)
 #
-# *Run time on a 2-core CPU. The stored run was measured under heavy load (a machine shared
-# with other jobs, load average 10 to 16), with the lecture's optimisations computed, not read
-# from the cache: 1652 s (27.5 min) in all, slowest cell 421 s (section 3, pixels +
-# transforms); each cell that optimises images took 27 s to 7 min there. An earlier
-# measurement with `make run` on an idle machine: 42 s cold (empty cache; slowest cell 12 s,
-# the activation tables of section 6; each cell that optimises images 1 to 3 s), 9 s warm
-# (cached optimisations; slowest cell 3 s); quick mode (nbval): 10 s.*
+# *Run time on a 2-core CPU, idle, from the cell timings of the stored run (cold: every
+# optimisation computed, nothing read from the cache): 31 s in all; slowest cell 11 s (the
+# activation tables of section 6); each cell that optimises images takes 1 to 3 s. A second
+# run reads the optimisations from the cache; quick mode (nbval): about 10 s.*
 #
 # **What you will learn**
 
@@ -468,7 +465,8 @@ print(f"lucent objective: {lucent_layer}:{target}")
 
 @cached
 def lucent_visualization(model, layer, target, size, steps):
-    torch.manual_seed(0)
+    torch.manual_seed(0)  # lucent's starting image
+    np.random.seed(0)  # lucent's jitter, scale and rotation draw from NumPy's global generator
     (image,) = lucent_render.render_vis(model, f"{layer}:{target}", param_f=lambda: lucent_param.image(size),
                                         thresholds=(steps,), preprocess=False, progress=False, show_image=False,
                                         fixed_image_size=size)
@@ -493,10 +491,11 @@ fig.tight_layout()
 plt.show()
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
-# In the stored run torch-lucent reaches only P = 0.002 in the same 64 steps, and 0.332 under
-# jitter (a "survival" of 208, a ratio over a tiny probability that means little), against
-# P = 1.000 and a survival of 1.00 for ours. Its image is a blotchy blue-grey and brownish
-# texture with large swirls and no clear red shape; ours shows the red curved shape. The two
+# In the stored run torch-lucent reaches P = 1.000 in the same 64 steps, as ours does, and
+# keeps 0.902 under jitter (survival 0.90, ours 1.00). Its image is a large reddish-brown
+# patch among grey-blue swirls, without the curved red shape that ours shows. Lucent's jitter,
+# scale and rotation draw from NumPy's generator, not torch's, so the cell seeds both; with
+# torch's seed alone, two runs of the same cell gave different images. The two
 # differ in details: lucent pads the image by 12 grey pixels and jitters twice (8 and 4
 # pixels), uses Lucid's fixed colour matrix (measured on ImageNet) where we use our photos'
 # covariance, and scales its spectrum differently. One class and one seed are no benchmark:

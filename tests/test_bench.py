@@ -27,6 +27,20 @@ def test_smallest_passing_doubles_then_bisects_to_the_resolution():
     assert smallest_passing(lambda n: False, start=16, limit=100) is None
 
 
+def test_smallest_passing_tries_the_limit_itself():
+    from tools.ig_bench import smallest_passing
+
+    asked = []
+
+    def passes_at(n):
+        asked.append(n)
+        return n >= 640
+
+    assert smallest_passing(passes_at, start=16, limit=640, resolution=0) == 640
+    assert asked[:7] == [16, 32, 64, 128, 256, 512, 640]
+    assert smallest_passing(lambda n: n >= 641, start=16, limit=640) is None
+
+
 def test_smallest_fixed_finds_the_grid_that_passes_on_every_photo(tiny_model, tiny_input):
     """On a tiny smooth model the search returns an n that passes on both images and n // 2 - 1 does not."""
     import torch
@@ -48,3 +62,10 @@ def test_smallest_fixed_finds_the_grid_that_passes_on_every_photo(tiny_model, ti
     assert not all(ig_bench.passes(integrated_gradients(tiny_model, x, target, n_steps=max(1, n // 2 - 1),
                                                         method="riemann_left"), *references[name])
                    for name, (x, target) in photos.items())
+
+
+def test_the_ig_row_searches_every_rule_of_captum_once():
+    from helpers.attribution import IG_METHODS
+    from tools.ig_bench import SEARCH_ORDER
+
+    assert sorted(SEARCH_ORDER) == sorted(IG_METHODS)
