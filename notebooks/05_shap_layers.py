@@ -18,8 +18,8 @@
 #
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/05_shap_layers.ipynb)
 #
-# *Run time (2-core CPU, stored run, cold, load about 2-3): 99 s; slowest cell 27 s (the shallow
-# layer's maps). A second run reads the cache.*
+# *Run time (2-core CPU, idle, stored run, cold: nothing cached): 54 s; slowest cell 12 s.
+# A second run reads the cache: 21 s.*
 #
 # **What you will learn**
 #
@@ -255,8 +255,8 @@ plt.show()
 # In the run stored with this notebook (EfficientNet-Lite0) the target is **not met**: two
 # seeds agree at ρ = 0.24 with 8 samples and at ρ = 0.74 with 64, the largest value tried,
 # so `NSAMPLES` is 64 and the shallow maps' fine detail is partly noise. The seconds are
-# those of the 64-sample run (6.4 s per image and class at the shallow layer, load about 2-3
-# on 2 cores) scaled to each `nsamples`, so they grow in proportion by construction. Raise
+# those of the 64-sample run (1.5 s per image and class at the shallow layer, idle machine,
+# 2 cores) scaled to each `nsamples`, so they grow in proportion by construction. Raise
 # `NSAMPLES_GRID` before fine-grained conclusions at the shallow layer (whether the deep
 # layer needs as many samples is Exercise 1).
 
