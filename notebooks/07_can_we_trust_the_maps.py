@@ -260,7 +260,7 @@ gap_table
 # gradient evaluations and relative completeness gap). Green: for the class, red: against;
 # each map is capped at its 99th percentile of |value| and drawn transparent where it is 0.
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"hide_input": true}
 @cached
 def converged_ig(model, x, target, baseline, target_gap, max_steps, batch):
     """Adaptive IG of one image: (map, {"steps", "gap" (relative), "converged"}), cached."""
@@ -303,7 +303,7 @@ baselines = {
 baseline_maps = ig_maps_for_baselines(model, x, target, dict(list(baselines.items())[:2]))
 print("IG done from", ", ".join(baseline_maps))
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 baseline_maps.update(ig_maps_for_baselines(model, x, target, dict(list(baselines.items())[2:])))
 fig, axes = plt.subplots(2, len(baselines), figsize=(3.8 * len(baselines), 7))
 baseline_rows = []

@@ -16,7 +16,7 @@
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/08_toolbox_leaderboard.ipynb)
 #
 # *Run time on a 2-core CPU, idle, from the cell timings of the stored run (cold: nothing
-# cached): 204 s; slowest cell 29 s (converged IG on two photos). A second run reads every
+# cached): 192 s; slowest cell 24 s (converged IG on two photos). A second run reads every
 # result from the cache: 9 s.*
 #
 # **What you will learn**
@@ -169,7 +169,7 @@ def add_ig(photos):
 add_ig(PHOTOS[:1])
 print("IG done on", ", ".join(maps["IG"]))
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 add_ig(PHOTOS[1:])
 gaps = completeness_scores(model, images, targets, maps)
 for _, row in gaps.iterrows():
@@ -302,7 +302,7 @@ if not settings.quick_mode():
 # each stays readable: the course's methods with the controls, then Captum's gradient
 # methods, then Captum's perturbation methods.
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 ORDER = list(COURSE_METHODS + CAPTUM_METHODS + CONTROLS)
 registry = make_methods(METHOD_SETTINGS)
 
@@ -327,10 +327,10 @@ def show_methods(names, title):
 
 show_methods(list(COURSE_METHODS + CONTROLS), "The course's methods and the two controls")
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"slide_type": "subslide"}
 show_methods(["Grad-CAM", "Guided Backprop", "Guided Grad-CAM"], "Captum's gradient methods")
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"slide_type": "subslide"}
 show_methods(["Occlusion", "GradientShap", "LIME"], "Captum's perturbation methods")
 
 # %% [markdown] slideshow={"slide_type": "subslide"}
@@ -357,7 +357,7 @@ show_methods(["Occlusion", "GradientShap", "LIME"], "Captum's perturbation metho
 # - **Insertion AUC** (higher is better): the most important pixels are pasted into the
 #   blurred photo.
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 @cached
 def compute_faithfulness(model, images, targets, maps, steps, kinds):
     """Deletion/insertion AUCs per photo and method."""
@@ -369,7 +369,7 @@ deletion = compute_faithfulness(model, images, targets, maps, CURVE_STEPS,
 insertion = compute_faithfulness(model, images, targets, maps, CURVE_STEPS, ("insertion AUC",))
 print(f"{len(deletion)} (photo, method) pairs, curves of {CURVE_STEPS + 1} points")
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # - **Randomization correlation** (lower is better): the Spearman rank correlation of |map|
 #   before and after re-initialising *all* the model's layers (notebook 07's test, in one
 #   step). A map that explains the model must change; a model-blind one scores 1.
@@ -394,7 +394,7 @@ with warnings.catch_warnings():  # IG on the random network stops at the cap, un
                                                                     maps, SEED)])
 randomization.pivot(index="method", columns="photo", values="randomization correlation").round(2)
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # IG's map on the randomised network gets at most `RANDOM_IG_MAX_STEPS` gradient evaluations
 # and is not held to the 1% bar. A random network can score the photo and black almost
 # alike, so its relative gap divides by a tiny number, and the column asks only whether the
@@ -402,7 +402,7 @@ randomization.pivot(index="method", columns="photo", values="randomization corre
 # network does not make its map resemble the trained one. The trained model's IG map, the
 # one compared against, is converged (section 1).
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # - **Infidelity** (Yeh et al., 2019; lower is better): for small random perturbations $I$
 #   of the image, how well does $\text{map} \cdot I$ predict the drop of the score
 #   $f(x) - f(x - I)$? Captum rescales the map optimally first (`normalize=True`), so only its
@@ -413,7 +413,7 @@ randomization.pivot(index="method", columns="photo", values="randomization corre
 # - **Sensitivity** (`sensitivity_max`; lower is more stable): the largest relative change of
 #   the map when the image moves by at most 0.02 per pixel.
 
-# %%
+# %% slideshow={"hide_input": true, "slide_type": "subslide"}
 @cached
 def compute_robustness(model, images, targets, names, settings, maps, metric, samples, size, seed):
     """Captum's infidelity or sensitivity_max per photo and method."""
@@ -439,7 +439,7 @@ sensitivity_scores = compute_robustness(model, images, targets, FAST, METHOD_SET
                                         "sensitivity", SENSITIVITY_SAMPLES, SENSITIVITY_RADIUS, SEED)
 print(f"sensitivity: the worst of {SENSITIVITY_SAMPLES} perturbation(s) of at most {SENSITIVITY_RADIUS} per pixel")
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 sensitivity_scores = pd.concat([sensitivity_scores] + [
     compute_robustness(model, images, targets, (method,), METHOD_SETTINGS, maps, "sensitivity",
                        SENSITIVITY_SAMPLES, SENSITIVITY_RADIUS, SEED) for method in ("LIME", "Occlusion")])
@@ -467,7 +467,7 @@ sensitivity_scores = ig_sensitivity(PHOTOS[:1])
 # %%
 sensitivity_scores = ig_sensitivity(PHOTOS[1:2])
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 sensitivity_scores = ig_sensitivity(PHOTOS[2:])
 print("sensitivity of IG done on", ", ".join(sensitivity_scores.query("method == 'IG'").photo),
       "(IG converged on every perturbed photo: in full mode a miss stops these cells with an error)")
@@ -480,7 +480,7 @@ print("sensitivity of IG done on", ", ".join(sensitivity_scores.query("method ==
 # The first column states each method's references, the last but one IG's completeness gap;
 # the random map and the edge detector are reference rows.
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"hide_input": true, "slide_type": "skip"}
 SORT_BY = "deletion AUC (mean colour)"
 board = leaderboard(deletion, insertion, randomization, infidelity_ratio, infidelity_rank, sensitivity_scores, gaps,
                     seconds_table(seconds), sort_by=SORT_BY, stats=("mean", "std", "min", "max"))
@@ -523,11 +523,11 @@ bar_panels(FAITHFUL, "Faithfulness (areas under probability curves, 0 to 1)", li
 for metric in FAITHFUL:  # the whiskers are the photos' own values: probabilities' areas stay in [0, 1]
     assert 0 <= board[metric, "min"].min() and board[metric, "max"].max() <= 1
 
-# %% slideshow={"hide_input": true, "slide_type": "subslide"}
+# %% slideshow={"slide_type": "subslide"}
 bar_panels(["randomization correlation", "infidelity ÷ random", "sensitivity"], "Sanity and robustness",
            limits={"randomization correlation": (-1, 1)})
 
-# %% slideshow={"hide_input": true}
+# %% slideshow={"slide_type": "subslide"}
 bar_panels(["seconds per image"], "Cost (seconds per image, log scale)", log=("seconds per image",))
 
 # %% slideshow={"slide_type": "subslide"}
@@ -540,7 +540,7 @@ agreement = ranks.drop(columns=["seconds per image", "completeness gap", "infide
 print("Spearman correlation between the methods' ranks under each pair of metrics:")
 agreement.round(2)
 
-# %%
+# %% slideshow={"slide_type": "subslide"}
 # NBVAL_CHECK_OUTPUT
 blind = means.loc[["random", "edge detector"], "randomization correlation"]
 print("the model-blind controls keep their map when the model is randomised:", bool((blind > 0.99).all()))
@@ -564,7 +564,7 @@ print("the model-blind controls keep their map when the model is randomised:", b
 # deletion column, has no room to climb. The reference changes the order, but not always in
 # favour of the method that uses it.
 
-# %% [markdown]
+# %% [markdown] slideshow={"slide_type": "subslide"}
 # **The metrics disagree.** The rank correlations printed above say, pair by pair, how far
 # two columns order the methods alike; a negative value means opposite orders. In the
 # stored run the three deletion columns agree only in part (0.62 to 0.90), and insertion
@@ -575,7 +575,7 @@ print("the model-blind controls keep their map when the model is randomised:", b
 # column and the last two on insertion): each test measures its own perturbation as much
 # as the map.
 
-# %% [markdown] slideshow={"slide_type": "subslide"}
+# %% [markdown]
 # **The controls.** Both model-blind controls score 1.000 on randomization (the table; the
 # check after the figures prints True), and the random map's sensitivity is 0.000: its
 # seed, not the image, sets it, so it cannot change. Infidelity is read per photo: the raw values printed in
@@ -629,7 +629,7 @@ def compute_cascade(model, x, target, names, settings, groups, seed):
 cascades = {first: compute_cascade(model, images[first], targets[first], PAPER_METHODS, METHOD_SETTINGS, groups,
                                    SEED)}
 
-# %% slideshow={"slide_type": "subslide"}
+# %%
 for photo in PHOTOS[1:]:
     cascades[photo] = compute_cascade(model, images[photo], targets[photo], PAPER_METHODS, METHOD_SETTINGS, groups,
                                       SEED)
@@ -659,6 +659,8 @@ ax.set_ylim(-1.05, 1.05)
 ax.legend(fontsize=8)
 fig.tight_layout()
 plt.show()
+
+# %% slideshow={"slide_type": "skip"}
 table = pd.DataFrame({method: np.nanmean(values, axis=0) for method, values in curves.items()}, index=labels)
 print("mean ρ over the photos at each stage (rows: randomised down to ...):")
 print(table.round(2).to_string())
