@@ -180,7 +180,7 @@ print("every image of the subset explained, once:",
 # and the broken file) took 16.0 s, 12.58 images/s as printed (the broken file counted), with
 # the plain gradient of efficientnet_lite0, on an otherwise idle machine (load average 1.6 on
 # 2 CPUs). That rate counts the whole call, the start of the two decoding workers and
-# the first, slower pass through the model included (0.22 s for the first image in the
+# the first, slower pass through the model included (0.21 s for the first image in the
 # table, 0.06-0.07 s for the next ones). The broken file became one row with its error; the
 # 200 images were each explained once.
 #
