@@ -16,7 +16,7 @@
 # [Open in Colab](https://colab.research.google.com/github/explaining-vision-models/explaining-vision-models/blob/main/notebooks/08_toolbox_leaderboard.ipynb)
 #
 # *Run time on a 2-core CPU, idle, from the cell timings of the stored run (cold: nothing
-# cached): 192 s; slowest cell 24 s (converged IG on two photos). A second run reads every
+# cached): 202 s; slowest cell 27 s (converged IG on two photos). A second run reads every
 # result from the cache: 9 s.*
 #
 # **What you will learn**
@@ -512,7 +512,8 @@ def bar_panels(metrics, title, limits=None, log=()):
             ax.axvline(board.loc["random", (metric, "mean")], color="black", linestyle="--", linewidth=0.8)
     axes[0, 0].set_yticks(range(len(rows)), rows, fontsize=8)
     axes[0, 0].invert_yaxis()
-    fig.suptitle(f"{title} on {classifier.name}: bars = mean, whiskers = lowest to highest photo; dashed: random;\n"
+    dashed = "; dashed: random" if any(metric not in log for metric in metrics) else ""
+    fig.suptitle(f"{title} on {classifier.name}: bars = mean, whiskers = lowest to highest photo{dashed};\n"
                  f"blue: course, orange: Captum, gray: controls; rows in the leaderboard's order", fontsize=9)
     fig.tight_layout()
     plt.show()
