@@ -69,3 +69,17 @@ def test_the_ig_row_searches_every_rule_of_captum_once():
     from tools.ig_bench import SEARCH_ORDER
 
     assert sorted(SEARCH_ORDER) == sorted(IG_METHODS)
+
+
+def test_the_ig_rows_report_every_rule_and_the_ratio(tiny_model, tiny_input, monkeypatch):
+    from tools import ig_bench
+
+    photos = {"a": (tiny_input, 0), "b": (tiny_input.flip(-1), 1)}
+    monkeypatch.setattr(ig_bench, "course_photos", lambda classifier=None: (tiny_model, photos))
+    monkeypatch.setattr(ig_bench, "ig_reference", ig_bench.ig_reference.uncached)
+    rows = ig_bench.measure_ig()
+    names = [row[0] for row in rows]
+    assert all(any(method in name for name in names) for method in ig_bench.SEARCH_ORDER)
+    best = min(int(row[1].split(" x ")[0]) for row in rows if " x 2 photos" in row[1])
+    assert rows[-1][0] == "IG gradients, adaptive / best fixed rule"
+    assert rows[-1][1].split(" / ")[1].startswith(str(best * 2))

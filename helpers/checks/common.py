@@ -125,6 +125,15 @@ def check_shape_device(answer, shape, *, exercise: int, device=None, dtype=None,
                      + (f", dtype {dtype}" if dtype is not None else "") + ".")
 
 
+def relative_gaps(total, expected) -> np.ndarray:
+    """|total - expected| / |expected| per image: the completeness gap the checks hold answers to.
+
+    A zero ``expected`` is guarded (divided by 1e-12 instead), so the gap is huge, never NaN.
+    """
+    total, expected = np.asarray(total, dtype=float), np.asarray(expected, dtype=float)
+    return np.abs(total - expected) / np.maximum(np.abs(expected), 1e-12)
+
+
 def check_completeness(answer, model, x, target, *, exercise: int, baseline=None, tolerance: float = 0.05) -> None:
     """Attributions add up to F(x) - F(baseline) for every image, within ``tolerance`` of |F(x) - F(x')|.
 
@@ -141,7 +150,7 @@ def check_completeness(answer, model, x, target, *, exercise: int, baseline=None
         change = at_x - model(baseline)[rows, targets].double().cpu()
         from_black = at_x - model(torch.zeros_like(x))[rows, targets].double().cpu()
     total = attributions.detach().flatten(1).sum(dim=1).double().cpu()
-    relative = ((total - change).abs() / change.abs().clamp_min(1e-12)).numpy()
+    relative = relative_gaps(total, change)
     if np.all(relative <= tolerance):
         passed(exercise, f"completeness holds: the attributions add up to F(x) - F(x') within "
                          f"{relative.max():.2%} (allowed {tolerance:.0%}) for {len(x)} image(s).")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from helpers.checks.common import as_array, fail, fresh, passed, resolve
+from helpers.checks.common import as_array, fail, fresh, passed, relative_gaps, resolve
 from helpers.validate import prepare_inputs
 
 COMPLETENESS_CHOICES = ("IG", "DeepLift", "equal")
@@ -81,7 +81,7 @@ def check_ig_debugged(student_fn, model, images, labels, predictions, *, exercis
                      f"{getattr(student_fn, '__name__', 'your function')}(...)")
     total = _sums(answer, exercise, x)
     change = (_scores(model, x, targets) - _scores(model, black, targets)).numpy()
-    relative = np.abs(total - change) / np.maximum(np.abs(change), 1e-12)
+    relative = relative_gaps(total, change)
     wrong = (labels != predictions).numpy()
     if np.all(relative <= tolerance):
         passed(exercise, f"your IG adds up to F(x) - F(black) of the true class within {relative.max():.2%} "
@@ -123,7 +123,7 @@ def check_why_not(student_fn, model, images, predicted, true, *, exercise: int, 
     change_predicted = (_scores(model, x, predicted) - _scores(model, black, predicted)).numpy()
     change_true = (_scores(model, x, true) - _scores(model, black, true)).numpy()
     margin = change_predicted - change_true
-    relative = np.abs(total - margin) / np.maximum(np.abs(margin), 1e-12)
+    relative = relative_gaps(total, margin)
     if np.all(relative <= tolerance):
         changes = ", ".join(f"{value:.3g}" for value in margin)
         passed(exercise, f"your maps add up to the change of the margin F_predicted - F_true ({changes}) within "
@@ -135,7 +135,7 @@ def check_why_not(student_fn, model, images, predicted, true, *, exercise: int, 
                f"(gap {relative[worst]:.1%}, allowed {tolerance:.0%}).")
 
     def near(values):
-        return bool(np.all(np.abs(total - values) <= 0.05 * np.maximum(np.abs(values), 1e-12)))
+        return bool(np.all(relative_gaps(total, values) <= 0.05))
 
     if near(-margin):
         message += " They add up to minus the margin: that explains why the true class and not the predicted one."
